@@ -1,0 +1,186 @@
+//! Server functions. Each body is short: who is calling, one service call, errors mapped to the
+//! contract's codes with the right status (`context::fail`).
+
+use crate::model::{Device, Note};
+use leptos::prelude::*;
+use sessionflow::{ApiError, AuthClient, User};
+
+#[cfg(feature = "ssr")]
+use sessionflow::server::context::{self, fail};
+
+/// The signed-in user, or `None` when the request carried no credentials.
+#[server(client = AuthClient)]
+pub async fn current_user() -> Result<Option<User>, ApiError> {
+    Ok(context::maybe_user()?.map(|p| p.user))
+}
+
+/// Where a sign-in goes: the local `next`, or the notes page.
+#[cfg(feature = "ssr")]
+fn landing(next: &str) -> String {
+    match sessionflow::types::safe_next(Some(next)) {
+        p if p == "/" => "/notes".to_owned(),
+        p => p,
+    }
+}
+
+/// A failed form: with JavaScript off, back to the form with the error in the query string.
+#[cfg(feature = "ssr")]
+fn form_error(form: &str, next: &str, e: ApiError) -> ApiError {
+    let q = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    context::redirect_plain_form(&format!(
+        "{form}?error={}&field={}&next={}",
+        e.error,
+        q(e.field.as_deref().unwrap_or("")),
+        q(next)
+    ));
+    if context::is_plain_form_post() {
+        e
+    } else {
+        fail(e)
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn user_agent() -> Option<String> {
+    context::header_value(http::header::USER_AGENT)
+}
+
+#[server(client = AuthClient)]
+pub async fn login(email: String, password: String, next: String) -> Result<User, ApiError> {
+    let auth = context::auth()?;
+    let attempt = async {
+        let email = sessionflow::Email::parse(&email)?;
+        let password = sessionflow::Password::parse(&password).map_err(|_| {
+            ApiError::new(
+                sessionflow::ErrorCode::InvalidCredentials,
+                "The email or password is incorrect.",
+            )
+        })?;
+        auth.login(email, password, user_agent().as_deref())
+            .await
+            .map_err(ApiError::from)
+    };
+    match attempt.await {
+        Ok(issued) => {
+            context::set_session_cookies(&auth, &issued)?;
+            leptos_axum::redirect(&landing(&next));
+            Ok(issued.user)
+        }
+        Err(e) => Err(form_error("/login", &next, e)),
+    }
+}
+
+#[server(client = AuthClient)]
+pub async fn register(email: String, password: String, next: String) -> Result<User, ApiError> {
+    let auth = context::auth()?;
+    let attempt = async {
+        let email = sessionflow::Email::parse(&email)?;
+        let password = sessionflow::Password::parse(&password)?;
+        auth.register(email, password, user_agent().as_deref())
+            .await
+    };
+    match attempt.await {
+        Ok(issued) => {
+            context::set_session_cookies(&auth, &issued)?;
+            leptos_axum::redirect(&landing(&next));
+            Ok(issued.user)
+        }
+        Err(e) => Err(form_error("/register", &next, e)),
+    }
+}
+
+/// Signs out this device: its session is revoked and the cookies cleared.
+#[server(client = AuthClient)]
+pub async fn logout() -> Result<(), ApiError> {
+    let auth = context::auth()?;
+    if let Ok(Some(who)) = context::maybe_user() {
+        auth.end_session(&who.session_id)
+            .await
+            .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+    }
+    context::clear_session_cookies(&auth)?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(client = AuthClient)]
+pub async fn list_notes() -> Result<Vec<Note>, ApiError> {
+    let who = context::require_user()?;
+    crate::notes::list(context::auth()?.db(), &who.user.id)
+        .await
+        .map_err(fail)
+}
+
+/// Creates a note once per `Idempotency-Key` (the browser layer sends one per logical call and
+/// keeps it across the retry).
+#[server(client = AuthClient)]
+pub async fn create_note(title: String, body: String) -> Result<Note, ApiError> {
+    let who = context::require_user()?;
+    let key = context::header_value(http::HeaderName::from_static("idempotency-key"));
+    let db = context::auth()?;
+    let (note, _) = crate::notes::create(db.db(), &who.user.id, &title, &body, key.as_deref())
+        .await
+        .map_err(fail)?;
+    Ok(note)
+}
+
+#[server(client = AuthClient)]
+pub async fn update_note(id: String, title: String, body: String) -> Result<(), ApiError> {
+    let who = context::require_user()?;
+    crate::notes::update(context::auth()?.db(), &who.user.id, &id, &title, &body)
+        .await
+        .map_err(fail)
+}
+
+#[server(client = AuthClient)]
+pub async fn delete_note(id: String) -> Result<(), ApiError> {
+    let who = context::require_user()?;
+    crate::notes::delete(context::auth()?.db(), &who.user.id, &id)
+        .await
+        .map_err(fail)
+}
+
+#[server(client = AuthClient)]
+pub async fn list_devices() -> Result<Vec<Device>, ApiError> {
+    let who = context::require_user()?;
+    let auth = context::auth()?;
+    let sessions = auth
+        .list_sessions(&who)
+        .await
+        .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+    Ok(sessions
+        .into_iter()
+        .map(|s| Device {
+            id: s.id,
+            created_at: s.created_at,
+            last_used_at: s.last_used_at,
+            user_agent: s.user_agent,
+            current: s.current,
+        })
+        .collect())
+}
+
+/// Revokes one of the user's sessions (`not_found` if it is not theirs).
+#[server(client = AuthClient)]
+pub async fn revoke_device(id: String) -> Result<(), ApiError> {
+    let who = context::require_user()?;
+    let auth = context::auth()?;
+    match auth.revoke_session(&who.user.id, &id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(fail(ApiError::not_found())),
+        Err(e) => Err(fail(sessionflow::server::api::db_error(e))),
+    }
+}
+
+/// Signs out everywhere: every session of the user is revoked, this one included.
+#[server(client = AuthClient)]
+pub async fn logout_everywhere() -> Result<(), ApiError> {
+    let who = context::require_user()?;
+    let auth = context::auth()?;
+    auth.revoke_all(&who.user.id)
+        .await
+        .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+    context::clear_session_cookies(&auth)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}

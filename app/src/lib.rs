@@ -1,0 +1,80 @@
+//! The Leptos app: routes, pages and server functions of the notes app built on `sessionflow`.
+//!
+//! Every server function uses `client = sessionflow::AuthClient`, so in the browser each call
+//! goes through the one request layer that refreshes and retries on 401.
+
+pub mod api;
+mod components;
+pub mod model;
+mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod notes;
+
+use components::Header;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+use pages::{HomePage, LoginPage, NotesPage, RegisterPage, SessionsPage};
+
+/// Pages that need a session (the server answers 303 to `/login?next=…` without one).
+pub const PROTECTED: &[&str] = &["/notes", "/sessions"];
+/// Pages a signed-in user is sent away from.
+pub const GUEST_ONLY: &[&str] = &["/login", "/register"];
+
+/// The HTML document around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Bumped after sign-in and sign-out so that everything showing the user reloads.
+#[derive(Clone, Copy)]
+pub struct SessionVersion(pub RwSignal<u32>);
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(SessionVersion(RwSignal::new(0)));
+    view! {
+        <Stylesheet id="leptos" href="/pkg/app.css"/>
+        <Title text="Notes — sessionflow"/>
+        <Router>
+            <Header/>
+            <main class="container">
+                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                    <Route path=path!("") view=HomePage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/register") view=RegisterPage/>
+                    <Route path=path!("/notes") view=NotesPage/>
+                    <Route path=path!("/sessions") view=SessionsPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Browser entry point: install the request layer's hook, then hydrate.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    sessionflow::browser::install_default_hook();
+    leptos::mount::hydrate_body(App);
+}

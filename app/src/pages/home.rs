@@ -1,0 +1,28 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    // Only the hydrated page can count: the server-rendered button does nothing until the wasm
+    // takes over, which is what the end-to-end hydration test relies on.
+    let clicks = RwSignal::new(0);
+    view! {
+        <section class="hero">
+            <h1>"Private notes that never sign you out mid-sentence."</h1>
+            <p>
+                "Pages render on the server, signed in from the first byte; the browser refreshes "
+                "your session quietly when it runs out, and retries what you were doing."
+            </p>
+            <p class="actions">
+                <A href="/register" attr:class="button">"Create an account"</A>
+                <A href="/notes" attr:class="button secondary">"Open your notes"</A>
+            </p>
+            <p class="hydration">
+                <button type="button" class="secondary" data-testid="hydration-counter"
+                    on:click=move |_| clicks.update(|n| *n += 1)>
+                    "Clicked " <span data-testid="hydration-count">{clicks}</span> " times"
+                </button>
+            </p>
+        </section>
+    }
+}

@@ -1,0 +1,176 @@
+//! `/notes`: the user's notes, newest first; create, edit, delete.
+
+use crate::{
+    api::{list_devices, list_notes, CreateNote, DeleteNote, UpdateNote},
+    components::ErrorNotice,
+    model::Note,
+};
+use leptos::{html, prelude::*};
+
+#[component]
+pub fn NotesPage() -> impl IntoView {
+    let create = ServerAction::<CreateNote>::new();
+    let update = ServerAction::<UpdateNote>::new();
+    let delete = ServerAction::<DeleteNote>::new();
+    let notes = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                update.version().get(),
+                delete.version().get(),
+            )
+        },
+        |_| list_notes(),
+    );
+
+    // Clear the form after a note is created; keep the last input for Retry.
+    let form = NodeRef::<html::Form>::new();
+    let last = StoredValue::new(None::<CreateNote>);
+    Effect::new(move |_| {
+        if let Some(input) = create.input().get() {
+            last.set_value(Some(input));
+        }
+    });
+    Effect::new(move |_| {
+        if let (Some(Ok(_)), Some(f)) = (create.value().get(), form.get()) {
+            f.reset();
+        }
+    });
+    let retry_create = Callback::new(move |_| {
+        if let Some(input) = last.get_value() {
+            create.dispatch(input);
+        }
+    });
+    let reload = Callback::new(move |_| notes.refetch());
+    let devices = Resource::new(|| (), |_| list_devices());
+
+    view! {
+        <section>
+            <h1>"Your notes"</h1>
+            <Transition fallback=|| ()>
+                {move || {
+                    devices.get().and_then(Result::ok).map(|d| {
+                        let n = d.len();
+                        view! {
+                            <p class="muted" data-testid="device-count">
+                                {format!("Signed in on {n} device{} · ", if n == 1 { "" } else { "s" })}
+                                <a href="/sessions">"Manage devices"</a>
+                            </p>
+                        }
+                    })
+                }}
+            </Transition>
+            <ActionForm action=create node_ref=form attr:class="card" attr:data-testid="new-note-form">
+                <label for="note-title">"Title"</label>
+                <input id="note-title" name="title" required maxlength="200" data-testid="note-title"/>
+                <label for="note-body">"Note"</label>
+                <textarea id="note-body" name="body" rows="4" data-testid="note-body"></textarea>
+                <button type="submit" data-testid="note-submit" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Saving…" } else { "Add note" }}
+                </button>
+            </ActionForm>
+            {move || {
+                create
+                    .value()
+                    .get()
+                    .and_then(Result::err)
+                    .map(|e| view! { <ErrorNotice error=e on_retry=retry_create/> })
+            }}
+            {move || {
+                update
+                    .value()
+                    .get()
+                    .or(delete.value().get())
+                    .and_then(Result::err)
+                    .map(|e| view! { <ErrorNotice error=e/> })
+            }}
+            <Transition fallback=|| view! { <p class="muted" data-testid="notes-loading">"Loading notes…"</p> }>
+                {move || {
+                    notes
+                        .get()
+                        .map(|result| match result {
+                            Ok(list) if list.is_empty() => {
+                                view! {
+                                    <p class="empty" data-testid="notes-empty">
+                                        "No notes yet. Write the first one above."
+                                    </p>
+                                }
+                                    .into_any()
+                            }
+                            Ok(list) => {
+                                view! {
+                                    <ul class="notes" data-testid="notes-list">
+                                        {list
+                                            .into_iter()
+                                            .map(|note| view! { <NoteItem note update delete/> })
+                                            .collect_view()}
+                                    </ul>
+                                }
+                                    .into_any()
+                            }
+                            Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn NoteItem(
+    note: Note,
+    update: ServerAction<UpdateNote>,
+    delete: ServerAction<DeleteNote>,
+) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = update.value().get() {
+            editing.set(false);
+        }
+    });
+    let Note {
+        id,
+        title,
+        body,
+        created_at,
+        ..
+    } = note;
+    let (id, title, body) = (
+        StoredValue::new(id),
+        StoredValue::new(title),
+        StoredValue::new(body),
+    );
+    view! {
+        <li class="note card" data-testid="note">
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    view! {
+                        <h2 data-testid="note-title-text">{title.get_value()}</h2>
+                        <p class="note-body" data-testid="note-body-text">{body.get_value()}</p>
+                        <p class="muted small">{created_at.clone()}</p>
+                    }
+                }
+            >
+                <ActionForm action=update attr:class="edit">
+                    <input type="hidden" name="id" value=id.get_value()/>
+                    <label>"Title" <input name="title" required value=title.get_value() data-testid="edit-title"/></label>
+                    <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body.get_value()}</textarea></label>
+                    <button type="submit" data-testid="save-note" disabled=move || update.pending().get()>
+                        {move || if update.pending().get() { "Saving…" } else { "Save" }}
+                    </button>
+                    <button type="button" class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </ActionForm>
+            </Show>
+            <div class="row">
+                <button type="button" class="secondary" data-testid="edit-note"
+                    on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
+                <ActionForm action=delete attr:class="inline">
+                    <input type="hidden" name="id" value=id.get_value()/>
+                    <button type="submit" class="danger" data-testid="delete-note"
+                        disabled=move || delete.pending().get()>"Delete"</button>
+                </ActionForm>
+            </div>
+        </li>
+    }
+}

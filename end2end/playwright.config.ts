@@ -1,0 +1,56 @@
+import { defineConfig } from '@playwright/test';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+// The suite starts its own server (the debug build `cargo leptos build` made) on its own port,
+// with a fresh SQLite file and a 2 s access token, and Playwright stops it when done.
+const root = path.resolve(__dirname, '..');
+const port = process.env.E2E_PORT ?? '3100';
+process.env.E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sessionflow-e2e-'));
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 60_000,
+  expect: { timeout: 15_000 },
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    },
+  },
+  webServer: {
+    command: path.join(targetDir, 'debug', 'server'),
+    cwd: root,
+    url: `http://127.0.0.1:${port}/healthz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
+      LEPTOS_SITE_PKG_DIR: 'pkg',
+      LEPTOS_OUTPUT_NAME: 'app',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${process.env.E2E_DATA_DIR}/e2e.db?mode=rwc`,
+      JWT_SECRET: 'end-to-end-tests-only-secret-0123456789abcdef',
+      ACCESS_TOKEN_TTL: process.env.E2E_ACCESS_TTL ?? '2s',
+      JWT_LEEWAY: '0s',
+      RUST_LOG: 'warn',
+    },
+  },
+});

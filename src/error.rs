@@ -1,0 +1,161 @@
+//! The one browser-facing error type, shared by the JSON API and every server function.
+//!
+//! It serialises to exactly the contract's error body, `{"error": CODE, "message": TEXT}`, so a
+//! server function's failure and a JSON endpoint's failure look the same on the wire, and the
+//! browser request layer can read the code of either.
+
+use serde::{Deserialize, Serialize};
+use server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use std::fmt;
+
+/// The error codes of CONTRACT §6, one variant each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    MissingToken,
+    TokenExpired,
+    InvalidToken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    Validation,
+    Conflict,
+    Csrf,
+    RateLimited,
+    Unavailable,
+    NotFound,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MissingToken
+            | Self::TokenExpired
+            | Self::InvalidToken
+            | Self::InvalidCredentials
+            | Self::InvalidRefreshToken => 401,
+            Self::Validation => 400,
+            Self::Conflict => 409,
+            Self::Csrf => 403,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+            Self::NotFound => 404,
+        }
+    }
+
+    /// The code as it appears on the wire (`"token_expired"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingToken => "missing_token",
+            Self::TokenExpired => "token_expired",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidRefreshToken => "invalid_refresh_token",
+            Self::Validation => "validation",
+            Self::Conflict => "conflict",
+            Self::Csrf => "csrf",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::NotFound => "not_found",
+        }
+    }
+
+    /// Whether this is one of the two failures the browser layer recovers from by refreshing.
+    pub fn is_refreshable(self) -> bool {
+        matches!(self, Self::TokenExpired | Self::MissingToken)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `{"error": CODE, "message": TEXT}`: what every failed request answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message} ({error})")]
+pub struct ApiError {
+    pub error: ErrorCode,
+    pub message: String,
+    /// Which form field the error is about, for errors shown beside a field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorCode::Validation,
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "The service is temporarily unavailable; please try again.",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "Not found.")
+    }
+
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    /// Failures of the server-function machinery itself (bad arguments, a network error in the
+    /// browser, an undecodable body) become `validation` or `unavailable`.
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(m)
+            | ServerFnErrorErr::MissingArg(m)
+            | ServerFnErrorErr::Deserialization(m) => Self::new(ErrorCode::Validation, m),
+            ServerFnErrorErr::Request(m) => Self::new(
+                ErrorCode::Unavailable,
+                format!("The request could not be sent: {m}"),
+            ),
+            other => Self::new(ErrorCode::Unavailable, other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_matches_the_contract_shape() {
+        let body = serde_json::to_value(ApiError::new(ErrorCode::TokenExpired, "expired")).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"error": "token_expired", "message": "expired"})
+        );
+    }
+
+    #[test]
+    fn only_expired_and_missing_tokens_are_refreshable() {
+        assert!(ErrorCode::TokenExpired.is_refreshable());
+        assert!(ErrorCode::MissingToken.is_refreshable());
+        assert!(!ErrorCode::InvalidToken.is_refreshable());
+        assert!(!ErrorCode::InvalidRefreshToken.is_refreshable());
+    }
+}

@@ -1,0 +1,220 @@
+//! What one request knows about its caller, resolved once and shared by everything that serves it
+//! (DESIGN §2, §8): an `Arc<RequestSession>` in the request extensions.
+
+use super::{cookies, Auth, Principal};
+use crate::error::{ApiError, ErrorCode};
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use std::sync::Arc;
+
+/// The caller of one request.
+#[derive(Debug, Clone)]
+pub enum RequestSession {
+    SignedIn(Principal),
+    /// No usable access token. `reason` is `None` when the request carried no credentials at all,
+    /// otherwise the code a protected call answers with (`token_expired`, `missing_token` when only
+    /// a refresh cookie came, `invalid_token`).
+    Anonymous {
+        reason: Option<ErrorCode>,
+    },
+    /// The database did not answer while checking the session.
+    Unavailable,
+}
+
+impl RequestSession {
+    /// The caller, or the 401/503 a protected call answers with.
+    pub fn require(&self) -> Result<&Principal, ApiError> {
+        match self {
+            Self::SignedIn(p) => Ok(p),
+            Self::Anonymous { reason } => {
+                Err(unauthorized(reason.unwrap_or(ErrorCode::MissingToken)))
+            }
+            Self::Unavailable => Err(ApiError::unavailable()),
+        }
+    }
+
+    /// The caller if any. Credentials that no longer work still fail (so the browser refreshes);
+    /// no credentials at all is `None`.
+    pub fn maybe(&self) -> Result<Option<&Principal>, ApiError> {
+        match self {
+            Self::Anonymous { reason: None } => Ok(None),
+            _ => self.require().map(Some),
+        }
+    }
+
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Self::SignedIn(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// The 401 for a code, with the contract's messages.
+pub fn unauthorized(code: ErrorCode) -> ApiError {
+    let message = match code {
+        ErrorCode::TokenExpired => "The access token has expired.",
+        ErrorCode::MissingToken => "Sign in to continue.",
+        ErrorCode::InvalidRefreshToken => "The session has ended; sign in again.",
+        _ => "The access token is not valid.",
+    };
+    ApiError::new(code, message)
+}
+
+/// The request's access token: `Authorization: Bearer …` first, then the `access_token` cookie.
+pub fn access_token(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            return Some(token.trim().to_owned());
+        }
+    }
+    cookie(headers, cookies::ACCESS_COOKIE).filter(|v| !v.is_empty())
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_owned())
+}
+
+impl Auth {
+    /// Resolves the caller from the request headers: verifies the access token and checks that its
+    /// session is live. Never refreshes.
+    pub async fn resolve(&self, headers: &HeaderMap) -> RequestSession {
+        let has_refresh = cookie(headers, cookies::REFRESH_COOKIE).is_some_and(|v| !v.is_empty());
+        let Some(token) = access_token(headers) else {
+            let reason = has_refresh.then_some(ErrorCode::MissingToken);
+            return RequestSession::Anonymous { reason };
+        };
+        let claims = match self.keys().verify(&token) {
+            Ok(c) => c,
+            Err(code) => return RequestSession::Anonymous { reason: Some(code) },
+        };
+        match self.principal(&claims).await {
+            Ok(Some(p)) => RequestSession::SignedIn(p),
+            Ok(None) => RequestSession::Anonymous {
+                reason: Some(ErrorCode::InvalidToken),
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "session check failed on the database");
+                RequestSession::Unavailable
+            }
+        }
+    }
+}
+
+/// `Arc<RequestSession>` from the extensions (put there by the session layer), or resolved now.
+async fn request_session<S>(parts: &mut Parts, state: &S) -> Arc<RequestSession>
+where
+    Auth: FromRef<S>,
+{
+    if let Some(s) = parts.extensions.get::<Arc<RequestSession>>() {
+        return s.clone();
+    }
+    let auth = Auth::from_ref(state);
+    let session = Arc::new(auth.resolve(&parts.headers).await);
+    parts.extensions.insert(session.clone());
+    session
+}
+
+/// Extractor: the signed-in caller, or a 401 with the contract's body and `WWW-Authenticate`.
+pub struct CurrentUser(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        request_session(parts, state)
+            .await
+            .require()
+            .cloned()
+            .map(Self)
+    }
+}
+
+/// Extractor: the caller if signed in (`None` without credentials; expired credentials are 401).
+pub struct MaybeUser(pub Option<Principal>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeUser
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        request_session(parts, state)
+            .await
+            .maybe()
+            .map(|p| Self(p.cloned()))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (status, Json(&self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, www_authenticate(self.error));
+        }
+        res
+    }
+}
+
+/// RFC 6750: `Bearer error="invalid_token"` for every token failure.
+pub fn www_authenticate(code: ErrorCode) -> HeaderValue {
+    match code {
+        ErrorCode::InvalidCredentials => HeaderValue::from_static("Bearer"),
+        _ => HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_header_wins_over_the_cookie() {
+        let h = headers(&[
+            ("authorization", "Bearer abc"),
+            ("cookie", "access_token=def"),
+        ]);
+        assert_eq!(access_token(&h).as_deref(), Some("abc"));
+        let h = headers(&[("cookie", "x=1; access_token=def; y=2")]);
+        assert_eq!(access_token(&h).as_deref(), Some("def"));
+    }
+
+    #[test]
+    fn an_empty_access_cookie_counts_as_missing() {
+        assert_eq!(access_token(&headers(&[("cookie", "access_token=")])), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! The SSR session layer: runs in front of the Leptos handler, before a byte of the page streams.
+//!
+//! For a page request (GET/HEAD outside the API prefix) whose access token is expired or missing
+//! while a refresh cookie is present, it rotates once (joining any rotation of the same token in
+//! flight), sets both cookies on the response, rewrites the inbound `Cookie` header, and stores the
+//! refreshed caller in the request extensions, where every server function and resource of the
+//! request finds it. Because the cookies are set here, they reach the browser whatever SSR mode
+//! the route streams with (DESIGN §1, §2). Server-function calls are resolved but never refreshed:
+//! they answer 401 and leave recovery to the browser layer.
+
+use super::{
+    cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
+    request::{cookie, RequestSession},
+    sessions::RefreshFailure,
+    Auth, Issued, Principal,
+};
+use crate::types::safe_next;
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use std::sync::Arc;
+use tower_cookies::Cookies;
+
+/// Which pages need a session, and where signed-out and signed-in users are sent.
+#[derive(Debug, Clone)]
+pub struct PagePolicy {
+    /// Path prefixes of server functions and the JSON API: resolved, never refreshed here.
+    pub api_prefix: &'static str,
+    /// Pages that answer 303 to `login_path?next=…` without a session.
+    pub protected: &'static [&'static str],
+    /// Pages a signed-in user is sent away from (to `next`, or `home`).
+    pub guest_only: &'static [&'static str],
+    pub login_path: &'static str,
+    pub home: &'static str,
+}
+
+/// State of the session layer: the engine and the page policy.
+#[derive(Clone)]
+pub struct SessionLayerState {
+    pub auth: Auth,
+    pub policy: Arc<PagePolicy>,
+}
+
+fn matches(prefixes: &[&str], path: &str) -> bool {
+    prefixes.iter().any(|p| {
+        path == *p
+            || path
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
+}
+
+/// The middleware (use with `axum::middleware::from_fn_with_state`, inside a `CookieManagerLayer`).
+pub async fn session_layer(
+    State(state): State<SessionLayerState>,
+    cookies: Cookies,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let SessionLayerState { auth, policy } = state;
+    let path = req.uri().path().to_owned();
+    let is_page =
+        matches!(*req.method(), Method::GET | Method::HEAD) && !path.starts_with(policy.api_prefix);
+    let mut session = auth.resolve(req.headers()).await;
+
+    if is_page && matches!(session, RequestSession::Anonymous { .. }) {
+        if let Some(token) = cookie(req.headers(), REFRESH_COOKIE).filter(|t| !t.is_empty()) {
+            session = match auth.refresh(&token).await {
+                Ok(issued) => {
+                    cookies::set_pair(&cookies, &issued, auth.cookie_secure());
+                    rewrite_cookies(req.headers_mut(), Some(&issued));
+                    tracing::debug!(session_id = %issued.session_id, "refreshed during SSR");
+                    RequestSession::SignedIn(Principal {
+                        user: issued.user,
+                        session_id: issued.session_id,
+                    })
+                }
+                Err(RefreshFailure::Invalid) => {
+                    cookies::clear_pair(&cookies, auth.cookie_secure());
+                    rewrite_cookies(req.headers_mut(), None);
+                    RequestSession::Anonymous { reason: None }
+                }
+                Err(RefreshFailure::Unavailable) => RequestSession::Unavailable,
+            };
+        }
+    }
+
+    if is_page {
+        let signed_in = session.principal().is_some();
+        if matches(policy.protected, &path) && !signed_in {
+            if matches!(session, RequestSession::Unavailable) {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable.",
+                )
+                    .into_response();
+            }
+            let target = req
+                .uri()
+                .path_and_query()
+                .map_or(path.as_str(), |pq| pq.as_str());
+            let next: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
+            return Redirect::to(&format!("{}?next={next}", policy.login_path)).into_response();
+        }
+        if matches(policy.guest_only, &path) && signed_in {
+            let next = req
+                .uri()
+                .query()
+                .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next"))
+                .map(|(_, v)| safe_next(Some(&v)))
+                .filter(|n| n != "/")
+                .unwrap_or_else(|| policy.home.to_owned());
+            return Redirect::to(&next).into_response();
+        }
+    }
+
+    req.extensions_mut().insert(Arc::new(session));
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+/// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that
+/// anything downstream reading cookies sees the refreshed session, never the spent one.
+fn rewrite_cookies(headers: &mut HeaderMap, issued: Option<&Issued>) {
+    let mut pairs: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|p| {
+            let name = p.split_once('=').map_or(*p, |(k, _)| k);
+            !p.is_empty() && name != ACCESS_COOKIE && name != REFRESH_COOKIE
+        })
+        .map(str::to_owned)
+        .collect();
+    if let Some(i) = issued {
+        pairs.push(format!("{ACCESS_COOKIE}={}", i.access_token));
+        pairs.push(format!("{REFRESH_COOKIE}={}", i.refresh_token));
+    }
+    headers.remove(header::COOKIE);
+    if let Ok(v) = HeaderValue::from_str(&pairs.join("; ")) {
+        if !pairs.is_empty() {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        assert!(matches(&["/notes"], "/notes"));
+        assert!(matches(&["/notes"], "/notes/42"));
+        assert!(!matches(&["/notes"], "/notesfoo"));
+    }
+
+    #[test]
+    fn rewritten_cookie_header_keeps_other_cookies_and_drops_spent_tokens() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "theme=dark; access_token=old; refresh_token=R0"
+                .parse()
+                .unwrap(),
+        );
+        rewrite_cookies(&mut h, None);
+        assert_eq!(h.get(header::COOKIE).unwrap(), "theme=dark");
+    }
+}

@@ -1,0 +1,334 @@
+//! Sessions (refresh families) and the rotation of their refresh tokens.
+//!
+//! Rotation is one transaction whose first statement is a conditional update that can succeed
+//! once per token (`… SET spent_at = now WHERE hash = ? AND spent_at IS NULL …`). Whoever loses
+//! that race, in this process or another, sees the token as spent and takes the grace path.
+
+use super::{db::now_ms, secs, tokens, Auth, Issued, Principal};
+use crate::types::User;
+use sqlx::Row;
+
+/// Why a refresh did not produce a pair. `Invalid` is definitive (401, cookies cleared);
+/// `Unavailable` is transient (503, cookies kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshFailure {
+    Invalid,
+    Unavailable,
+}
+
+impl From<sqlx::Error> for RefreshFailure {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "refresh failed on the database");
+        Self::Unavailable
+    }
+}
+
+/// A row of the sessions page / `GET /api/auth/sessions`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    pub current: bool,
+}
+
+/// Successors followed at most when a parent is replayed inside the grace window.
+const MAX_CHAIN: usize = 16;
+
+impl Auth {
+    /// Opens a session for `user` and issues its first pair.
+    pub async fn start_session(
+        &self,
+        user: User,
+        user_agent: Option<&str>,
+    ) -> Result<Issued, sqlx::Error> {
+        let now = now_ms();
+        let sid = uuid::Uuid::new_v4().to_string();
+        let refresh = tokens::random_refresh_token();
+        let expires = now + self.refresh_ttl_ms();
+        let ua = user_agent.map(|s| s.chars().take(256).collect::<String>());
+        let mut tx = self.db().begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
+             VALUES ($1, $2, $3, $3, $4, $5)",
+        )
+        .bind(&sid)
+        .bind(&user.id)
+        .bind(now)
+        .bind(expires)
+        .bind(ua)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tokens::token_hash(&refresh))
+        .bind(&sid)
+        .bind(now)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(self.pair(user, sid, refresh))
+    }
+
+    /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
+    /// the same successor for a replay inside the grace window, family revocation after it.
+    pub async fn refresh(&self, token: &str) -> Result<Issued, RefreshFailure> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(RefreshFailure::Invalid);
+        }
+        let hash = tokens::token_hash(token);
+        self.0
+            .flights
+            .run(&hash, || self.rotate(token, &hash))
+            .await
+    }
+
+    async fn rotate(&self, token: &str, hash: &str) -> Result<Issued, RefreshFailure> {
+        let now = now_ms();
+        let mut tx = self.db().begin().await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = $1 \
+             WHERE hash = $2 AND spent_at IS NULL AND expires_at > $1 RETURNING session_id",
+        )
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = spent else {
+            tx.rollback().await?;
+            return self.replayed(token, hash, now).await;
+        };
+        let sid: String = row.try_get("session_id")?;
+        let Some(user) = self.live_session_user(&mut *tx, &sid, now).await? else {
+            tx.rollback().await?;
+            return Err(RefreshFailure::Invalid);
+        };
+        let child = self.keys().successor(token);
+        let expires = now + self.refresh_ttl_ms();
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(tokens::token_hash(&child))
+        .bind(&sid)
+        .bind(hash)
+        .bind(now)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
+            .bind(now)
+            .bind(expires)
+            .bind(&sid)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(self.pair(user, sid, child))
+    }
+
+    /// The token was not spendable: unknown, expired, or already spent. Inside the grace window a
+    /// spent token gets the newest token of its family; after it, the family is revoked.
+    async fn replayed(&self, token: &str, hash: &str, now: i64) -> Result<Issued, RefreshFailure> {
+        let row = sqlx::query(
+            "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(self.db())
+        .await?;
+        let Some(row) = row else {
+            return Err(RefreshFailure::Invalid);
+        };
+        let sid: String = row.try_get("session_id")?;
+        let user_id: String = row.try_get("user_id")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        let Some(spent_at) = row.try_get::<Option<i64>, _>("spent_at")? else {
+            return Err(RefreshFailure::Invalid); // expired, never spent
+        };
+        if revoked.is_some() {
+            return Err(RefreshFailure::Invalid);
+        }
+        let grace = self.token_config().reuse_grace.as_millis() as i64;
+        if now - spent_at > grace {
+            self.revoke_family(&sid, now).await?;
+            tracing::warn!(
+                security_event = "refresh_token_reuse",
+                user_id = %user_id,
+                session_id = %sid,
+                "a spent refresh token was presented after the grace window; session revoked"
+            );
+            return Err(RefreshFailure::Invalid);
+        }
+        let mut current = token.to_owned();
+        for _ in 0..MAX_CHAIN {
+            current = self.keys().successor(&current);
+            let next = sqlx::query(
+                "SELECT spent_at, expires_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2",
+            )
+            .bind(tokens::token_hash(&current))
+            .bind(&sid)
+            .fetch_optional(self.db())
+            .await?;
+            let Some(next) = next else { break };
+            let spent: Option<i64> = next.try_get("spent_at")?;
+            let expires: i64 = next.try_get("expires_at")?;
+            if spent.is_none() && expires > now {
+                let mut conn = self.db().acquire().await?;
+                let Some(user) = self.live_session_user(&mut conn, &sid, now).await? else {
+                    return Err(RefreshFailure::Invalid);
+                };
+                return Ok(self.pair(user, sid, current));
+            }
+        }
+        Err(RefreshFailure::Invalid)
+    }
+
+    async fn live_session_user(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        sid: &str,
+        now: i64,
+    ) -> Result<Option<User>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+        )
+        .bind(sid)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.map(|r| {
+            Ok(User {
+                id: r.try_get("id")?,
+                email: r.try_get("email")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Checks that an access token's session is still live and returns its user.
+    pub async fn principal(
+        &self,
+        claims: &tokens::Claims,
+    ) -> Result<Option<Principal>, sqlx::Error> {
+        let mut conn = self.db().acquire().await?;
+        let user = self
+            .live_session_user(&mut conn, &claims.sid, now_ms())
+            .await?;
+        Ok(user.filter(|u| u.id == claims.sub).map(|user| Principal {
+            user,
+            session_id: claims.sid.clone(),
+        }))
+    }
+
+    async fn revoke_family(&self, sid: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(sid)
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// The session a refresh token belongs to, if any (for logout by refresh token).
+    pub async fn session_of_refresh(&self, token: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
+            .bind(tokens::token_hash(token))
+            .fetch_optional(self.db())
+            .await?
+            .map(|r| r.try_get("session_id"))
+            .transpose()
+    }
+
+    /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
+    pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(sid)
+        .bind(user_id)
+        .execute(self.db())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes a session whoever owns it (logout with a refresh token).
+    pub async fn end_session(&self, sid: &str) -> Result<(), sqlx::Error> {
+        self.revoke_family(sid, now_ms()).await
+    }
+
+    pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(self.db())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The user's live sessions, most recently used first.
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_used_at, user_agent FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY last_used_at DESC, created_at DESC",
+        )
+        .bind(&who.user.id)
+        .bind(now_ms())
+        .fetch_all(self.db())
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                Ok(SessionInfo {
+                    current: id == who.session_id,
+                    created_at: super::db::rfc3339(r.try_get("created_at")?),
+                    last_used_at: super::db::rfc3339(r.try_get("last_used_at")?),
+                    user_agent: r.try_get("user_agent")?,
+                    id,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes expired sessions, revoked ones after a day, and spent tokens after a day (reuse of
+    /// a token older than that is answered as unknown rather than revoking).
+    pub async fn sweep(&self) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let day = 24 * 3600 * 1000;
+        sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $2")
+            .bind(now)
+            .bind(now - day)
+            .execute(self.db())
+            .await?;
+        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1 OR spent_at < $2")
+            .bind(now)
+            .bind(now - day)
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
+    fn refresh_ttl_ms(&self) -> i64 {
+        self.token_config().refresh_ttl.as_millis() as i64
+    }
+
+    fn pair(&self, user: User, session_id: String, refresh_token: String) -> Issued {
+        let access_max_age = secs(self.token_config().access_ttl);
+        let (access_token, _) = self.keys().issue(&user.id, &session_id, access_max_age);
+        Issued {
+            user,
+            session_id,
+            access_token,
+            access_max_age,
+            refresh_token,
+            refresh_max_age: secs(self.token_config().refresh_ttl),
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Access tokens (HS256 JWTs) and refresh-token material.
+//!
+//! Refresh tokens are 32 random bytes (base64url). A token's successor is not random: it is
+//! `HMAC-SHA256(successor_key, parent)`, so a parent presented again inside the reuse grace window
+//! gets the very same successor without the server ever storing a token in clear (DESIGN §5).
+
+use super::config::{SecretSource, TokenConfig};
+use crate::error::ErrorCode;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const ISSUER: &str = "sessionflow";
+pub const AUDIENCE: &str = "sessionflow-app";
+/// Longer than any token this server issues; anything bigger is rejected before decoding.
+const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The claims of CONTRACT §5.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+/// Signing and verification keys, derived from one secret.
+pub struct Keys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    successor: Vec<u8>,
+    validation: Validation,
+}
+
+impl Keys {
+    pub fn new(secret: &[u8], cfg: &TokenConfig) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = cfg.leeway.as_secs();
+        validation.validate_exp = true;
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+        mac.update(b"sessionflow refresh successor v1");
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            successor: mac.finalize().into_bytes().to_vec(),
+            validation,
+        }
+    }
+
+    /// Signs an access token for `user_id` in session `sid`, valid for `ttl_secs`.
+    pub fn issue(&self, user_id: &str, sid: &str, ttl_secs: i64) -> (String, Claims) {
+        let now = super::db::now_ms() / 1000;
+        let claims = Claims {
+            sub: user_id.to_owned(),
+            sid: sid.to_owned(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            exp: now + ttl_secs,
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail");
+        (token, claims)
+    }
+
+    /// Verifies signature, algorithm, `iss`, `aud` and `exp` (with leeway).
+    /// `token_expired` only for a genuine token past its expiry; anything else is `invalid_token`.
+    pub fn verify(&self, token: &str) -> Result<Claims, ErrorCode> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(ErrorCode::InvalidToken);
+        }
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ErrorCode::TokenExpired,
+                _ => ErrorCode::InvalidToken,
+            })
+    }
+
+    /// The deterministic successor of a refresh token.
+    pub fn successor(&self, parent: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.successor).expect("any key length");
+        mac.update(parent.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// A fresh random refresh token (the first of a session).
+pub fn random_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What is stored for a refresh token: SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Loads the signing secret: `JWT_SECRET`, or the development file (created on first use, 0600).
+pub fn load_secret(source: &SecretSource) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context;
+    match source {
+        SecretSource::Env(s) => Ok(s.expose_secret().as_bytes().to_vec()),
+        SecretSource::DevFile(path) => {
+            if let Ok(existing) = std::fs::read_to_string(path) {
+                let existing = existing.trim();
+                if existing.len() >= 32 {
+                    tracing::warn!(path = %path.display(), "JWT_SECRET is not set; using the development secret file");
+                    return Ok(existing.as_bytes().to_vec());
+                }
+            }
+            let mut bytes = [0u8; 48];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            let secret = hex::encode(bytes);
+            write_private(path, &secret)
+                .with_context(|| format!("Failed to write {}", path.display()))?;
+            tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated a development secret");
+            Ok(secret.into_bytes())
+        }
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Keys {
+        Keys::new(&[7u8; 32], &TokenConfig::default())
+    }
+
+    #[test]
+    fn issued_tokens_verify_with_their_claims() {
+        let k = keys();
+        let (t, c) = k.issue("u1", "s1", 60);
+        let v = k.verify(&t).unwrap();
+        assert_eq!((v.sub, v.sid, v.jti), ("u1".into(), "s1".into(), c.jti));
+    }
+
+    #[test]
+    fn expired_tokens_are_token_expired_beyond_the_leeway_only() {
+        let k = keys();
+        assert_eq!(
+            k.verify(&k.issue("u", "s", -60).0).unwrap_err(),
+            ErrorCode::TokenExpired
+        );
+        assert!(
+            k.verify(&k.issue("u", "s", -2).0).is_ok(),
+            "inside the 5 s leeway"
+        );
+    }
+
+    #[test]
+    fn foreign_tampered_and_garbage_tokens_are_invalid() {
+        let k = keys();
+        let other = Keys::new(&[8u8; 32], &TokenConfig::default());
+        let (t, _) = other.issue("u", "s", 60);
+        assert_eq!(k.verify(&t).unwrap_err(), ErrorCode::InvalidToken);
+        let (mut t, _) = k.issue("u", "s", 60);
+        t.insert(t.len() / 2, 'x');
+        assert_eq!(k.verify(&t).unwrap_err(), ErrorCode::InvalidToken);
+        assert_eq!(k.verify("garbage").unwrap_err(), ErrorCode::InvalidToken);
+        assert_eq!(
+            k.verify(&"a".repeat(10_000)).unwrap_err(),
+            ErrorCode::InvalidToken
+        );
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let k = keys();
+        let (t, _) = k.issue("u", "s", 60);
+        let payload = t.split('.').nth(1).unwrap();
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert_eq!(
+            k.verify(&format!("{header}.{payload}.")).unwrap_err(),
+            ErrorCode::InvalidToken
+        );
+    }
+
+    #[test]
+    fn successors_are_deterministic_and_keyed() {
+        let k = keys();
+        let other = Keys::new(&[8u8; 32], &TokenConfig::default());
+        let parent = random_refresh_token();
+        assert_eq!(k.successor(&parent), k.successor(&parent));
+        assert_ne!(k.successor(&parent), other.successor(&parent));
+        assert_ne!(k.successor(&parent), parent);
+    }
+}
