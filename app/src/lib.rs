@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 use pages::{HomePage, LoginPage, NotesPage, RegisterPage, SessionsPage};
 
@@ -48,6 +48,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[derive(Clone, Copy)]
 pub struct SessionVersion(pub RwSignal<u32>);
 
+/// Every route streams in order: Suspense content arrives in place, so pages read fine (and forms
+/// work) before or without the wasm. Auth cookies do not depend on the mode: the session layer
+/// sets them before the first byte of any mode.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -59,11 +62,11 @@ pub fn App() -> impl IntoView {
             <Header/>
             <main class="container">
                 <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
-                    <Route path=path!("") view=HomePage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/register") view=RegisterPage/>
-                    <Route path=path!("/notes") view=NotesPage/>
-                    <Route path=path!("/sessions") view=SessionsPage/>
+                    <Route path=path!("") view=HomePage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/notes") view=NotesPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::InOrder/>
                 </Routes>
             </main>
         </Router>
@@ -77,4 +80,6 @@ pub fn hydrate() {
     console_error_panic_hook::set_once();
     sessionflow::browser::install_default_hook();
     leptos::mount::hydrate_body(App);
+    // A marker for tests and scripts that need to know the page is interactive.
+    let _ = js_sys::Reflect::set(&window(), &"__sessionflow_hydrated".into(), &true.into());
 }

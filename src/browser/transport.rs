@@ -131,7 +131,11 @@ async fn attempt(t: &Template, retry: bool) -> Result<Sent, AttemptError> {
     let controller = web_sys::AbortController::new().map_err(network)?;
     let init = web_sys::RequestInit::new();
     init.set_method(&t.method);
-    init.set_headers(&web_sys::Headers::new_with_headers(&t.headers).map_err(network)?);
+    init.set_headers(
+        &web_sys::Headers::new_with_headers(&t.headers)
+            .map_err(network)?
+            .into(),
+    );
     if let Some(body) = &t.body {
         init.set_body(body);
     }

@@ -58,7 +58,7 @@ fn CredentialsFields(
                 "Your session ended. Sign in again to continue."
             </p>
         </Show>
-        <input type="hidden" name="next" prop:value=next/>
+        <input type="hidden" name="next" value=next/>
         <label for="email">"Email"</label>
         <input id="email" name="email" type="email" autocomplete="email" required
             data-testid="email" aria-invalid=move || err("email").is_some().to_string()/>
