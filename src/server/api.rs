@@ -245,10 +245,11 @@ async fn logout(
     };
     let sid = match sid {
         Some(sid) => Some(sid),
-        None => match auth.resolve(&headers).await.principal() {
-            Some(p) => Some(p.session_id.clone()),
-            None => None,
-        },
+        None => auth
+            .resolve(&headers)
+            .await
+            .principal()
+            .map(|p| p.session_id.clone()),
     };
     if let Some(sid) = sid {
         auth.end_session(&sid).await.map_err(db_error)?;

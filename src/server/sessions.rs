@@ -102,7 +102,7 @@ impl Auth {
             return self.replayed(token, hash, now).await;
         };
         let sid: String = row.try_get("session_id")?;
-        let Some(user) = self.live_session_user(&mut *tx, &sid, now).await? else {
+        let Some(user) = self.live_session_user(&mut tx, &sid, now).await? else {
             tx.rollback().await?;
             return Err(RefreshFailure::Invalid);
         };

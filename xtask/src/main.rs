@@ -22,8 +22,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("lint") => setup(false).and_then(|()| lint()),
         Some("setup") => setup(true).and_then(|()| e2e_tools()),
+        // What CI needs: no wasm-opt (tests use the debug build), the end-to-end tools.
+        Some("setup-ci") => setup(false).and_then(|()| e2e_tools()),
         _ => {
-            eprintln!("usage: cargo xtask <dev|serve|build|test|lint|setup>");
+            eprintln!("usage: cargo xtask <dev|serve|build|test|lint|setup|setup-ci>");
             return ExitCode::from(2);
         }
     };
