@@ -223,9 +223,7 @@ async fn refresh(
     match auth.refresh(&token).await {
         Ok(issued) => issued_response(&auth, &jar, issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
-            if !via_body {
-                cookies::clear_pair(&jar, auth.cookie_secure());
-            }
+            cookies::clear_pair(&jar, auth.cookie_secure());
             unauthorized(ErrorCode::InvalidRefreshToken).into_response()
         }
         Err(RefreshFailure::Unavailable) => ApiError::unavailable().into_response(),

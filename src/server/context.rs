@@ -23,10 +23,7 @@ pub fn fail(e: ApiError) -> ApiError {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         res.set_status(status);
         if status == StatusCode::UNAUTHORIZED {
-            res.insert_header(
-                header::WWW_AUTHENTICATE,
-                super::request::www_authenticate(e.error),
-            );
+            res.insert_header(header::WWW_AUTHENTICATE, super::request::www_authenticate());
         }
     }
     e

@@ -173,18 +173,15 @@ impl IntoResponse for ApiError {
         let mut res = (status, Json(&self)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, www_authenticate(self.error));
+                .insert(header::WWW_AUTHENTICATE, www_authenticate());
         }
         res
     }
 }
 
-/// RFC 6750: `Bearer error="invalid_token"` for every token failure.
-pub fn www_authenticate(code: ErrorCode) -> HeaderValue {
-    match code {
-        ErrorCode::InvalidCredentials => HeaderValue::from_static("Bearer"),
-        _ => HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-    }
+/// RFC 6750, as the contract has it: every 401 carries `Bearer error="invalid_token"`.
+pub fn www_authenticate() -> HeaderValue {
+    HeaderValue::from_static(r#"Bearer error="invalid_token""#)
 }
 
 #[cfg(test)]

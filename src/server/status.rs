@@ -28,10 +28,9 @@ pub async fn error_status(res: Response) -> Response {
             if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
                 parts.status = StatusCode::from_u16(e.status()).unwrap_or(parts.status);
                 if parts.status == StatusCode::UNAUTHORIZED {
-                    parts.headers.insert(
-                        header::WWW_AUTHENTICATE,
-                        super::request::www_authenticate(e.error),
-                    );
+                    parts
+                        .headers
+                        .insert(header::WWW_AUTHENTICATE, super::request::www_authenticate());
                 }
             }
             Response::from_parts(parts, Body::from(bytes))

@@ -32,6 +32,12 @@ pub fn SessionsPage() -> impl IntoView {
     let everywhere = ServerAction::<LogoutEverywhere>::new();
     let devices = Resource::new(move || revoke.version().get(), |_| list_devices());
     let reload = Callback::new(move |_| devices.refetch());
+    let version = expect_context::<crate::SessionVersion>().0;
+    Effect::new(move |_| {
+        if let Some(Ok(())) = everywhere.value().get() {
+            version.update(|v| *v += 1);
+        }
+    });
     view! {
         <section>
             <h1>"Devices"</h1>

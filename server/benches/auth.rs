@@ -1,0 +1,65 @@
+//! Micro-benchmarks of the hot paths: verifying an access token (every authenticated request),
+//! issuing one, and a full refresh rotation on SQLite.
+//!
+//! `cargo xtask bench` (or `cargo bench -p server`).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use sessionflow::server::{config::TokenConfig, db, Auth};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
+    let auth = rt.block_on(async {
+        let pool = db::connect(&url).await.expect("db");
+        Auth::new(
+            pool,
+            b"bench-secret-0123456789abcdef0123456789",
+            TokenConfig::default(),
+            false,
+        )
+    });
+    let issued = rt.block_on(async {
+        let email = sessionflow::Email::parse("bench@example.com").unwrap();
+        let password = sessionflow::Password::parse("bench-password-1").unwrap();
+        auth.register(email, password, None)
+            .await
+            .expect("register")
+    });
+
+    let headers = {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {}", issued.access_token).parse().unwrap(),
+        );
+        h
+    };
+    c.bench_function("resolve access token (verify + session row)", |b| {
+        b.to_async(&rt).iter(|| auth.resolve(&headers))
+    });
+
+    let user = issued.user.clone();
+    c.bench_function("start a session (first pair)", |b| {
+        b.to_async(&rt)
+            .iter(|| auth.start_session(user.clone(), None))
+    });
+
+    let mut token = issued.refresh_token.clone();
+    c.bench_function("refresh rotation (one transaction)", |b| {
+        b.iter(|| {
+            let next = rt.block_on(auth.refresh(&token)).expect("rotates");
+            token = next.refresh_token;
+        })
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
