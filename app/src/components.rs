@@ -23,8 +23,8 @@ pub fn Header() -> impl IntoView {
             <A href="/" attr:class="brand">"sessionflow notes"</A>
             <nav>
                 <Transition fallback=|| view! { <span class="muted">"…"</span> }>
-                    {move || match user.get() {
-                        Some(Ok(Some(u))) => view! {
+                    {move || Suspend::new(async move { match user.await {
+                        Ok(Some(u)) => view! {
                             <A href="/notes">"Notes"</A>
                             <A href="/sessions">"Devices"</A>
                             <span class="who" data-testid="signed-in-as">{u.email}</span>
@@ -38,7 +38,7 @@ pub fn Header() -> impl IntoView {
                             <A href="/register">"Create account"</A>
                         }
                         .into_any(),
-                    }}
+                    }})}
                 </Transition>
             </nav>
         </header>

@@ -47,6 +47,7 @@ fn rotated_pair(res: &Response) -> (Vec<String>, Vec<String>) {
 
 #[tokio::test]
 async fn an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_signed_in() {
+    let _serial = one_renderer_at_a_time().await;
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let (access, r0, user_id) = user_with_note(&app).await;
@@ -89,6 +90,7 @@ async fn an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_s
 
 #[tokio::test]
 async fn a_refresh_cookie_alone_is_enough_to_render_signed_in() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let (_, r0, _) = user_with_note(&app).await;
     let res = get_with_cookies(&app, "/notes", &format!("refresh_token={r0}")).await;
@@ -100,6 +102,7 @@ async fn a_refresh_cookie_alone_is_enough_to_render_signed_in() {
 
 #[tokio::test]
 async fn a_page_with_three_server_functions_rotates_once() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let (access, r0, _) = user_with_note(&app).await;
     // /notes runs current_user, list_notes and list_devices while it renders.
@@ -115,6 +118,7 @@ async fn a_page_with_three_server_functions_rotates_once() {
 
 #[tokio::test]
 async fn concurrent_page_loads_with_one_refresh_token_share_one_rotation() {
+    let _serial = one_renderer_at_a_time().await;
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let (access, r0, _) = user_with_note(&app).await;
@@ -137,6 +141,7 @@ async fn concurrent_page_loads_with_one_refresh_token_share_one_rotation() {
 
 #[tokio::test]
 async fn server_functions_called_over_http_answer_401_and_do_not_refresh() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let (access, r0, user_id) = user_with_note(&app).await;
     let expired = signed_access(&user_id, &sid_of(&access), -60);
@@ -191,6 +196,7 @@ fn server_fn_path(name: &str) -> String {
 
 #[tokio::test]
 async fn without_a_session_protected_pages_answer_303_to_login_with_next() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     for (path, next) in [
         ("/notes", "%2Fnotes"),
@@ -213,6 +219,7 @@ async fn without_a_session_protected_pages_answer_303_to_login_with_next() {
 
 #[tokio::test]
 async fn signed_in_users_visiting_login_go_to_a_local_next_or_notes() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let (access, _, _) = user_with_note(&app).await;
     let cookie = format!("access_token={access}");
@@ -231,6 +238,7 @@ async fn signed_in_users_visiting_login_go_to_a_local_next_or_notes() {
 
 #[tokio::test]
 async fn a_plain_form_sign_in_lands_on_next_only_when_it_is_local() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     app.register_body("ada@example.com").await;
     let path = server_fn_path("login");
@@ -280,6 +288,7 @@ async fn a_plain_form_sign_in_lands_on_next_only_when_it_is_local() {
 
 #[tokio::test]
 async fn the_home_page_renders_for_everyone() {
+    let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let res = get_with_cookies(&app, "/", "").await;
     assert_eq!(res.status(), 200);
@@ -289,4 +298,38 @@ async fn the_home_page_renders_for_everyone() {
         html.contains("/pkg/app.js") || html.contains("/pkg/app"),
         "hydration scripts are linked"
     );
+}
+
+/// Hundreds of signed-in page renders, twenty at a time: every response completes. (Leptos has
+/// had intermittent SSR stream stalls with resources under Suspense; this guards against them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_page_renders_all_complete() {
+    let _serial = one_renderer_at_a_time().await;
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let (access, refresh, _) = user_with_note(&app).await;
+    let cookie = format!("access_token={access}");
+    // A third of the renders refresh first (all with one token: one rotation, the rest join it).
+    let refreshing = format!("refresh_token={refresh}");
+    for _ in 0..15 {
+        let (app, cookie, refreshing) = (&app, &cookie, &refreshing);
+        let batch = join_all((0..21).map(|i| {
+            let path = if i % 2 == 0 { "/notes" } else { "/sessions" };
+            let cookie = if i % 3 == 0 { refreshing } else { cookie };
+            async move {
+                let limit = std::time::Duration::from_secs(10);
+                let head = tokio::time::timeout(limit, get_with_cookies(app, path, cookie))
+                    .await
+                    .unwrap_or_else(|_| panic!("{path}: no response head within 10 s"));
+                let body = tokio::time::timeout(limit, head.text()).await;
+                (path, body)
+            }
+        }))
+        .await;
+        for (path, res) in batch {
+            let html = res
+                .unwrap_or_else(|_| panic!("{path}: the head came, the body stalled"))
+                .unwrap();
+            assert!(html.contains("ada@example.com"), "{path}");
+        }
+    }
 }

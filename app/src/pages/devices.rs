@@ -44,10 +44,8 @@ pub fn SessionsPage() -> impl IntoView {
             <p class="muted">"Everywhere you are signed in. Revoke a device to sign it out."</p>
             {move || revoke.value().get().and_then(Result::err).map(|e| view! { <ErrorNotice error=e/> })}
             <Transition fallback=|| view! { <p class="muted">"Loading devices…"</p> }>
-                {move || {
-                    devices
-                        .get()
-                        .map(|result| match result {
+                {move || Suspend::new(async move {
+                    match devices.await {
                             Ok(list) => {
                                 view! {
                                     <ul class="devices" data-testid="devices">
@@ -60,8 +58,8 @@ pub fn SessionsPage() -> impl IntoView {
                                     .into_any()
                             }
                             Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
-                        })
-                }}
+                    }
+                })}
             </Transition>
             <ActionForm action=everywhere>
                 <button type="submit" class="danger" data-testid="logout-everywhere"

@@ -48,8 +48,8 @@ pub fn NotesPage() -> impl IntoView {
         <section>
             <h1>"Your notes"</h1>
             <Transition fallback=|| ()>
-                {move || {
-                    devices.get().and_then(Result::ok).map(|d| {
+                {move || Suspend::new(async move {
+                    devices.await.ok().map(|d| {
                         let n = d.len();
                         view! {
                             <p class="muted" data-testid="device-count">
@@ -58,7 +58,7 @@ pub fn NotesPage() -> impl IntoView {
                             </p>
                         }
                     })
-                }}
+                })}
             </Transition>
             <ActionForm action=create node_ref=form attr:class="card" attr:data-testid="new-note-form">
                 <label for="note-title">"Title"</label>
@@ -85,10 +85,8 @@ pub fn NotesPage() -> impl IntoView {
                     .map(|e| view! { <ErrorNotice error=e/> })
             }}
             <Transition fallback=|| view! { <p class="muted" data-testid="notes-loading">"Loading notes…"</p> }>
-                {move || {
-                    notes
-                        .get()
-                        .map(|result| match result {
+                {move || Suspend::new(async move {
+                    match notes.await {
                             Ok(list) if list.is_empty() => {
                                 view! {
                                     <p class="empty" data-testid="notes-empty">
@@ -109,8 +107,8 @@ pub fn NotesPage() -> impl IntoView {
                                     .into_any()
                             }
                             Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
-                        })
-                }}
+                    }
+                })}
             </Transition>
         </section>
     }

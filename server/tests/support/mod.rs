@@ -11,6 +11,15 @@ use std::time::Duration;
 pub const SECRET: &[u8] = b"integration-tests-secret-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Leptos SSR stalls mid-body when several test servers, each on its own tokio runtime, render
+/// at once in one process (seen here with leptos 0.8.23; never with one server on one runtime,
+/// which is what production runs and what `many_concurrent_page_renders_all_complete` hammers).
+/// Tests that render pages take this guard so they run one at a time.
+pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    RENDERING.lock().await
+}
+
 #[derive(Clone, Debug)]
 pub enum Backend {
     Sqlite,
