@@ -60,6 +60,10 @@ struct Inner {
     cookie_secure: bool,
     flights: flight::Flights,
     login_limiter: DefaultKeyedRateLimiter<String>,
+    /// SQLite has one writer at a time; queueing writers here is far cheaper than letting them
+    /// spin in SQLite's sleeping busy handler. `None` on PostgreSQL. (Other processes on the same
+    /// file still meet at SQLite's lock, with its busy timeout.)
+    sqlite_writes: Option<tokio::sync::Mutex<()>>,
 }
 
 impl Auth {
@@ -80,7 +84,9 @@ impl Auth {
         let quota = Quota::with_period(Duration::from_secs(6))
             .expect("non-zero period")
             .allow_burst(NonZeroU32::new(10).expect("non-zero"));
+        let sqlite = db.connect_options().database_url.scheme() == "sqlite";
         Self(Arc::new(Inner {
+            sqlite_writes: sqlite.then(|| tokio::sync::Mutex::new(())),
             keys: Keys::new(secret, &tokens),
             flights: flight::Flights::new(tokens.reuse_grace),
             login_limiter: RateLimiter::keyed(quota),
@@ -104,6 +110,14 @@ impl Auth {
 
     pub(crate) fn keys(&self) -> &Keys {
         &self.0.keys
+    }
+
+    /// Held around multi-statement write transactions (see `Inner::sqlite_writes`).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.0.sqlite_writes {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
     }
 
     /// Spawns the periodic sweep of expired sessions and old spent tokens.

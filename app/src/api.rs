@@ -40,6 +40,30 @@ fn form_error(form: &str, next: &str, e: ApiError) -> ApiError {
     }
 }
 
+/// After a sign-in or registration: cookies and a redirect to `next`, or the error back to `form`.
+#[cfg(feature = "ssr")]
+fn signed_in(
+    auth: &sessionflow::server::Auth,
+    result: Result<sessionflow::server::Issued, ApiError>,
+    form: &str,
+    next: &str,
+) -> Result<User, ApiError> {
+    match result {
+        Ok(issued) => {
+            context::set_session_cookies(auth, &issued)?;
+            leptos_axum::redirect(&landing(next));
+            Ok(issued.user)
+        }
+        Err(e) => Err(form_error(form, next, e)),
+    }
+}
+
+/// A database failure: logged, answered 503 `unavailable`.
+#[cfg(feature = "ssr")]
+fn db_fail(e: sqlx::Error) -> ApiError {
+    fail(sessionflow::server::api::db_error(e))
+}
+
 #[cfg(feature = "ssr")]
 fn user_agent() -> Option<String> {
     context::header_value(http::header::USER_AGENT)
@@ -60,14 +84,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<User
             .await
             .map_err(ApiError::from)
     };
-    match attempt.await {
-        Ok(issued) => {
-            context::set_session_cookies(&auth, &issued)?;
-            leptos_axum::redirect(&landing(&next));
-            Ok(issued.user)
-        }
-        Err(e) => Err(form_error("/login", &next, e)),
-    }
+    signed_in(&auth, attempt.await, "/login", &next)
 }
 
 #[server(client = AuthClient)]
@@ -79,14 +96,7 @@ pub async fn register(email: String, password: String, next: String) -> Result<U
         auth.register(email, password, user_agent().as_deref())
             .await
     };
-    match attempt.await {
-        Ok(issued) => {
-            context::set_session_cookies(&auth, &issued)?;
-            leptos_axum::redirect(&landing(&next));
-            Ok(issued.user)
-        }
-        Err(e) => Err(form_error("/register", &next, e)),
-    }
+    signed_in(&auth, attempt.await, "/register", &next)
 }
 
 /// Signs out this device: its session is revoked and the cookies cleared.
@@ -94,9 +104,7 @@ pub async fn register(email: String, password: String, next: String) -> Result<U
 pub async fn logout() -> Result<(), ApiError> {
     let auth = context::auth()?;
     if let Ok(Some(who)) = context::maybe_user() {
-        auth.end_session(&who.session_id)
-            .await
-            .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+        auth.end_session(&who.session_id).await.map_err(db_fail)?;
     }
     context::clear_session_cookies(&auth)?;
     leptos_axum::redirect("/");
@@ -144,10 +152,7 @@ pub async fn delete_note(id: String) -> Result<(), ApiError> {
 pub async fn list_devices() -> Result<Vec<Device>, ApiError> {
     let who = context::require_user()?;
     let auth = context::auth()?;
-    let sessions = auth
-        .list_sessions(&who)
-        .await
-        .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+    let sessions = auth.list_sessions(&who).await.map_err(db_fail)?;
     Ok(sessions
         .into_iter()
         .map(|s| Device {
@@ -168,7 +173,7 @@ pub async fn revoke_device(id: String) -> Result<(), ApiError> {
     match auth.revoke_session(&who.user.id, &id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(fail(ApiError::not_found())),
-        Err(e) => Err(fail(sessionflow::server::api::db_error(e))),
+        Err(e) => Err(db_fail(e)),
     }
 }
 
@@ -177,9 +182,7 @@ pub async fn revoke_device(id: String) -> Result<(), ApiError> {
 pub async fn logout_everywhere() -> Result<(), ApiError> {
     let who = context::require_user()?;
     let auth = context::auth()?;
-    auth.revoke_all(&who.user.id)
-        .await
-        .map_err(|e| fail(sessionflow::server::api::db_error(e)))?;
+    auth.revoke_all(&who.user.id).await.map_err(db_fail)?;
     context::clear_session_cookies(&auth)?;
     leptos_axum::redirect("/login");
     Ok(())

@@ -48,6 +48,7 @@ impl Auth {
         let refresh = tokens::random_refresh_token();
         let expires = now + self.refresh_ttl_ms();
         let ua = user_agent.map(|s| s.chars().take(256).collect::<String>());
+        let _turn = self.write_turn().await;
         let mut tx = self.db().begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
@@ -87,6 +88,7 @@ impl Auth {
     }
 
     async fn rotate(&self, token: &str, hash: &str) -> Result<Issued, RefreshFailure> {
+        let turn = self.write_turn().await;
         let now = now_ms();
         let mut tx = self.db().begin().await?;
         let spent = sqlx::query(
@@ -99,6 +101,7 @@ impl Auth {
         .await?;
         let Some(row) = spent else {
             tx.rollback().await?;
+            drop(turn);
             return self.replayed(token, hash, now).await;
         };
         let sid: String = row.try_get("session_id")?;
