@@ -3,7 +3,7 @@
 use crate::{
     api::{list_devices, LogoutEverywhere, RevokeDevice},
     components::ErrorNotice,
-    model::Device,
+    model::{when, Device},
 };
 use leptos::prelude::*;
 
@@ -85,7 +85,7 @@ fn DeviceRow(device: Device, revoke: ServerAction<RevokeDevice>) -> impl IntoVie
             <div>
                 <strong>{device_name(user_agent.as_deref())}</strong>
                 {current.then(|| view! { <span class="badge" data-testid="this-device">"this device"</span> })}
-                <p class="muted small">"Signed in " {created_at} " · last used " {last_used_at}</p>
+                <p class="muted small">"Signed in " {when(&created_at)} " · last used " {when(&last_used_at)}</p>
             </div>
             {(!current).then(|| view! {
                 <ActionForm action=revoke attr:class="inline">

@@ -20,7 +20,7 @@ pub fn HomePage() -> impl IntoView {
             <p class="hydration">
                 <button type="button" class="secondary" data-testid="hydration-counter"
                     on:click=move |_| clicks.update(|n| *n += 1)>
-                    "Clicked " <span data-testid="hydration-count">{clicks}</span> " times"
+                    "Clicks: " <span data-testid="hydration-count">{clicks}</span>
                 </button>
             </p>
         </section>

@@ -146,7 +146,7 @@ fn NoteItem(
                     view! {
                         <h2 data-testid="note-title-text">{title.get_value()}</h2>
                         <p class="note-body" data-testid="note-body-text">{body.get_value()}</p>
-                        <p class="muted small">{created_at.clone()}</p>
+                        <p class="muted small">{crate::model::when(&created_at)}</p>
                     }
                 }
             >
