@@ -259,20 +259,13 @@ fn test() -> Result {
     }
 }
 
-/// Criterion micro-benchmarks; with `--http`, also the release server under `wrk`, through the
-/// peers' harness (`../shared/peers/bench.sh … contract`), for side-by-side numbers.
+/// Criterion micro-benchmarks; with `--http`, also the release server under `wrk`
+/// (`xtask/bench-http.sh`, the method of `../shared/peers/bench.sh`), for side-by-side numbers.
 fn bench(http: bool) -> Result {
     step("criterion micro-benchmarks (cargo bench -p server)");
     run("cargo", &["bench", "-p", "server", "--bench", "auth"])?;
     if !http {
         return Ok(());
-    }
-    let harness = Path::new("../shared/peers/bench.sh");
-    if !harness.exists() {
-        return Err("--http needs ../shared/peers/bench.sh beside the project".into());
-    }
-    if output("which", &["wrk"]).is_none() {
-        return Err("wrk is missing: apt-get install wrk".into());
     }
     setup(true)?;
     step("release build of the server and the token seeder");
@@ -288,65 +281,6 @@ fn bench(http: bool) -> Result {
             "seed_tokens",
         ],
     )?;
-
-    let dir = env::temp_dir().join(format!("sessionflow-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let db = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
-    let port = "3300";
-    let pin: &[&str] = if output("taskset", &["-V"]).is_some() {
-        &["taskset", "-c", "0"]
-    } else {
-        &[]
-    };
-    let mut cmd = Command::new(pin.first().copied().unwrap_or("target/release/server"));
-    if !pin.is_empty() {
-        cmd.args(&pin[1..]).arg("target/release/server");
-    }
-    let mut server = cmd
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &db)
-        .env("JWT_SECRET", "benchmark-secret-0123456789abcdef0123456789")
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .map_err(|e| format!("cannot start the server: {e}"))?;
-    let result = (|| {
-        wait_for_health(&format!("127.0.0.1:{port}"))?;
-        let seeder = format!("env DATABASE_URL={db} target/release/examples/seed_tokens");
-        let pid = server.id().to_string();
-        run_env(
-            "bash",
-            &[harness.to_str().unwrap_or_default(), port, "contract", &pid],
-            &[("SEED_TOKENS_CMD", &seeder), ("LABEL", "sessionflow")],
-        )
-    })();
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    for _ in 0..50 {
-        if server.try_wait().ok().flatten().is_some() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = server.kill();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
-}
-
-/// Polls `GET /healthz` for up to 30 s.
-fn wait_for_health(addr: &str) -> Result {
-    use std::io::{Read, Write};
-    for _ in 0..300 {
-        if let Ok(mut s) = std::net::TcpStream::connect(addr) {
-            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            if buf.starts_with("HTTP/1.1 200") {
-                return Ok(());
-            }
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Err(format!(
-        "the server on {addr} did not become healthy within 30 s"
-    ))
+    step("wrk against the release server");
+    run("bash", &["xtask/bench-http.sh"])
 }
