@@ -98,35 +98,33 @@ impl Auth {
             .bind(email.as_str())
             .fetch_optional(self.db())
             .await
-            .map_err(|e| LoginError::Api(internal(e)))?;
+            .map_err(internal)?;
         let (user, hash) = match row {
             Some(r) => {
                 let user = User {
-                    id: r.try_get("id").map_err(|e| LoginError::Api(internal(e)))?,
-                    email: r
-                        .try_get("email")
-                        .map_err(|e| LoginError::Api(internal(e)))?,
+                    id: r.try_get("id").map_err(internal)?,
+                    email: r.try_get("email").map_err(internal)?,
                 };
                 (
                     Some(user),
-                    r.try_get::<String, _>("password_hash")
-                        .map_err(|e| LoginError::Api(internal(e)))?,
+                    r.try_get::<String, _>("password_hash").map_err(internal)?,
                 )
             }
             None => (None, DUMMY_HASH.clone()),
         };
         let ok = tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
             .await
-            .map_err(|e| LoginError::Api(internal(e)))?;
+            .map_err(internal)?;
         match user {
-            Some(user) if ok => self
+            Some(user) if ok => Ok(self
                 .start_session(user, user_agent)
                 .await
-                .map_err(|e| LoginError::Api(internal(e))),
-            _ => Err(LoginError::Api(ApiError::new(
+                .map_err(internal)?),
+            _ => Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "The email or password is incorrect.",
-            ))),
+            )
+            .into()),
         }
     }
 }
@@ -136,6 +134,12 @@ impl Auth {
 pub enum LoginError {
     Api(ApiError),
     RateLimited(u64),
+}
+
+impl From<ApiError> for LoginError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
 }
 
 impl From<LoginError> for ApiError {

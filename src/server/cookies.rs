@@ -41,23 +41,3 @@ pub fn clear_pair(cookies: &Cookies, secure: bool) {
     cookies.add(build(ACCESS_COOKIE, String::new(), 0, secure));
     cookies.add(build(REFRESH_COOKIE, String::new(), 0, secure));
 }
-
-/// `Set-Cookie` values for a pair, for responses built without the cookie jar.
-pub fn pair_headers(issued: &Issued, secure: bool) -> [String; 2] {
-    [
-        build(
-            ACCESS_COOKIE,
-            issued.access_token.clone(),
-            issued.access_max_age,
-            secure,
-        )
-        .to_string(),
-        build(
-            REFRESH_COOKIE,
-            issued.refresh_token.clone(),
-            issued.refresh_max_age,
-            secure,
-        )
-        .to_string(),
-    ]
-}
