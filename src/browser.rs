@@ -85,6 +85,6 @@ pub fn go_to_login() {
         location.pathname().unwrap_or_default(),
         location.search().unwrap_or_default()
     );
-    let next = js_sys::encode_uri_component(&here);
+    let next = crate::types::next_param(&here);
     let _ = location.set_href(&format!("/login?next={next}&reason=session_ended"));
 }

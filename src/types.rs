@@ -89,6 +89,26 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// A local path as the value of a `next` query parameter: `/` `?` `=` and unreserved characters
+/// stay readable (`/login?next=/notes`); whatever would end or split the value is escaped.
+pub fn next_param(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b'?'
+            | b'=' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,6 +149,13 @@ mod tests {
     fn password_debug_hides_the_secret() {
         let p = Password::parse("hunter2hunter2").unwrap();
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn next_params_stay_readable_and_keep_their_query_whole() {
+        assert_eq!(next_param("/notes"), "/notes");
+        assert_eq!(next_param("/sessions?tab=1&x=2"), "/sessions?tab=1%26x=2");
+        assert_eq!(next_param("/a b#c"), "/a%20b%23c");
     }
 
     #[test]

@@ -126,10 +126,9 @@ pub async fn create_note(title: String, body: String) -> Result<Note, ApiError> 
     let who = context::require_user()?;
     let key = context::header_value(http::HeaderName::from_static("idempotency-key"));
     let db = context::auth()?;
-    let (note, _) = crate::notes::create(db.db(), &who.user.id, &title, &body, key.as_deref())
+    crate::notes::create(db.db(), &who.user.id, &title, &body, key.as_deref())
         .await
-        .map_err(fail)?;
-    Ok(note)
+        .map_err(fail)
 }
 
 #[server(client = AuthClient)]

@@ -39,14 +39,14 @@ pub async fn list(db: &AnyPool, user_id: &str) -> Result<Vec<Note>, ApiError> {
 }
 
 /// Creates a note. With an idempotency key, the same key again returns the first note and
-/// creates nothing (`(user_id, idempotency_key)` is unique in the database). `bool`: created now.
+/// creates nothing (`(user_id, idempotency_key)` is unique in the database).
 pub async fn create(
     db: &AnyPool,
     user_id: &str,
     title: &str,
     body: &str,
     key: Option<&str>,
-) -> Result<(Note, bool), ApiError> {
+) -> Result<Note, ApiError> {
     crate::model::validate_note(title, body)?;
     let key = key
         .map(str::trim)
@@ -66,8 +66,7 @@ pub async fn create(
     .execute(db)
     .await
     .map_err(db_error)?;
-    let created = inserted.rows_affected() == 1;
-    let row = if created {
+    let row = if inserted.rows_affected() == 1 {
         sqlx::query("SELECT id, title, body, created_at, updated_at FROM notes WHERE id = $1")
             .bind(&id)
             .fetch_one(db)
@@ -83,7 +82,7 @@ pub async fn create(
         .await
     }
     .map_err(db_error)?;
-    Ok((note(&row).map_err(db_error)?, created))
+    note(&row).map_err(db_error)
 }
 
 /// Updates a note of the user; `not_found` otherwise. Re-sending the same update is harmless.

@@ -141,7 +141,7 @@ test('a refresh rejected with 401 sends the user to sign in, with a message and 
 
   await page.getByTestId('note-title').fill('never saved');
   await page.getByTestId('note-submit').click();
-  await expect(page).toHaveURL(/\/login\?next=%2Fnotes&reason=session_ended$/);
+  await expect(page).toHaveURL(/\/login\?next=\/notes&reason=session_ended$/);
   await expect(page.getByTestId('session-ended')).toBeVisible();
   expect(refreshes).toHaveLength(1);
   expect(await refreshToken(context)).toBeUndefined();

@@ -32,7 +32,7 @@ test('a returning user past access expiry sees their notes on reload, with a rot
 
 test('without a session a protected page sends the user to sign in and back', async ({ page }) => {
   await page.goto('/sessions');
-  await expect(page).toHaveURL(/\/login\?next=%2Fsessions$/);
+  await expect(page).toHaveURL(/\/login\?next=\/sessions$/);
   const email = uniqueEmail('next');
   const res = await page.request.post('/api/auth/register', { data: { email, password: PASSWORD } });
   expect(res.status()).toBe(201);

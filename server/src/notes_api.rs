@@ -24,8 +24,8 @@ pub async fn list(
     Ok(Json(app::notes::list(auth.db(), &who.user.id).await?))
 }
 
-/// 201 with the note; the same `Idempotency-Key` again answers the first note (200) and creates
-/// nothing.
+/// 201 with the note. The same `Idempotency-Key` again answers exactly as the first call did
+/// (201, the same note) and creates nothing.
 pub async fn create(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,
@@ -33,14 +33,6 @@ pub async fn create(
     ApiJson(new): ApiJson<NewNote>,
 ) -> Result<(StatusCode, Json<app::model::Note>), ApiError> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let (note, created) =
-        app::notes::create(auth.db(), &who.user.id, &new.title, &new.body, key).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(note),
-    ))
+    let note = app::notes::create(auth.db(), &who.user.id, &new.title, &new.body, key).await?;
+    Ok((StatusCode::CREATED, Json(note)))
 }

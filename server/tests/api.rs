@@ -616,7 +616,11 @@ async fn the_same_idempotency_key_twice_creates_one_note() {
         assert_eq!(first.status(), 201);
         let first: Value = first.json().await.unwrap();
         let second = create().await.unwrap();
-        assert_eq!(second.status(), 200);
+        assert_eq!(
+            second.status(),
+            201,
+            "a replay answers as the first call did"
+        );
         let second: Value = second.json().await.unwrap();
         assert_eq!(first["id"], second["id"]);
         let list: Vec<Value> = app

@@ -102,7 +102,7 @@ pub async fn session_layer(
                 .uri()
                 .path_and_query()
                 .map_or(path.as_str(), |pq| pq.as_str());
-            let next: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
+            let next = crate::types::next_param(target);
             return Redirect::to(&format!("{}?next={next}", policy.login_path)).into_response();
         }
         if matches(policy.guest_only, &path) && signed_in {
