@@ -1,7 +1,7 @@
 //! `/notes`: the user's notes, newest first; create, edit, delete.
 
 use crate::{
-    api::{list_devices, list_notes, CreateNote, DeleteNote, UpdateNote},
+    api::{current_user, list_devices, list_notes, CreateNote, DeleteNote, UpdateNote},
     components::ErrorNotice,
     model::Note,
 };
@@ -43,17 +43,23 @@ pub fn NotesPage() -> impl IntoView {
     });
     let reload = Callback::new(move |_| notes.refetch());
     let devices = Resource::new(|| (), |_| list_devices());
+    let me = Resource::new(|| (), |_| current_user());
 
     view! {
         <section>
             <h1>"Your notes"</h1>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    devices.await.ok().map(|d| {
+                    // Both resources are already loading (they start when created); awaiting one after the
+                    // other does not serialize the requests.
+                    let (who, devices) = (me.await, devices.await);
+                    let email = who.ok().flatten().map(|u| u.email).unwrap_or_default();
+                    devices.ok().map(|d| {
                         let n = d.len();
+                        let plural = if n == 1 { "" } else { "s" };
                         view! {
                             <p class="muted" data-testid="device-count">
-                                {format!("Signed in on {n} device{} · ", if n == 1 { "" } else { "s" })}
+                                {format!("{email} · signed in on {n} device{plural} · ")}
                                 <a href="/sessions">"Manage devices"</a>
                             </p>
                         }
