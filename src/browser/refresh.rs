@@ -25,6 +25,9 @@ pub enum RefreshError {
 
 thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// Set when a refresh was rejected (401): terminal for this page (DESIGN browser §3). Calls
+    /// still in flight or started before the navigation to sign-in lands must not refresh again.
+    static ENDED: Cell<bool> = const { Cell::new(false) };
     static FLIGHT: SingleFlight<Result<(), RefreshError>> = SingleFlight::default();
     static CHANNEL_HANDLE: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
 }
@@ -77,6 +80,9 @@ pub(crate) async fn wait_for_refresh() {
 /// Refreshes the session unless one happened since `seen_generation`; joins a refresh in flight.
 pub async fn refresh_session(seen_generation: u64) -> Result<(), RefreshError> {
     listen();
+    if ENDED.with(Cell::get) {
+        return Err(RefreshError::Rejected);
+    }
     if generation() > seen_generation {
         return Ok(());
     }
@@ -105,7 +111,10 @@ async fn post_refresh() -> Result<(), RefreshError> {
             announce();
             Ok(())
         }
-        401 => Err(RefreshError::Rejected),
+        401 => {
+            ENDED.with(|e| e.set(true));
+            Err(RefreshError::Rejected)
+        }
         status => Err(RefreshError::Unavailable(format!(
             "The session could not be refreshed (HTTP {status}); try again."
         ))),
