@@ -27,13 +27,14 @@ fn landing(next: &str) -> String {
 #[cfg(feature = "ssr")]
 fn form_error(form: &str, next: &str, e: ApiError) -> ApiError {
     let q = |s: &str| -> String { form_urlencoded::byte_serialize(s.as_bytes()).collect() };
-    context::redirect_plain_form(&format!(
+    let back = format!(
         "{form}?error={}&field={}&next={}",
         e.error,
         q(e.field.as_deref().unwrap_or("")),
         q(next)
-    ));
-    if context::is_plain_form_post() {
+    );
+    // A plain form post gets the error in the redirect; the hydrated app gets the status.
+    if context::redirect_plain_form(&back) {
         e
     } else {
         fail(e)

@@ -72,13 +72,19 @@ test('a note whose request the hook aborts mid-flight is created exactly once', 
   const creates = countRequests(page, /^\/api\/create_note/);
   const refreshes = countRequests(page, REFRESH);
 
-  // The first create reaches the server, but its answer is held back until the hook aborts it.
+  // The first create reaches the server, but its answer is held back until the hook has aborted
+  // it and re-sent it (the retry arriving is the signal; 15 s is only a backstop).
   let firstCreate = true;
+  let retryArrived = () => {};
+  const retried = new Promise<void>((resolve) => (retryArrived = resolve));
   await page.route(/\/api\/create_note/, async (route) => {
-    if (!firstCreate) return route.continue();
+    if (!firstCreate) {
+      retryArrived();
+      return route.continue();
+    }
     firstCreate = false;
     const response = await route.fetch();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await Promise.race([retried, new Promise((resolve) => setTimeout(resolve, 15_000))]);
     await route.fulfill({ response }).catch(() => {});
   });
   // Meanwhile another call fails with 401: the hook aborts the create, refreshes, re-sends both.

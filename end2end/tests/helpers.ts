@@ -14,6 +14,13 @@ export async function signUp(page: Page, tag: string): Promise<string> {
   return email;
 }
 
+/** Registers an account through the API, then drops the cookies: an account, signed out. */
+export async function registerSignedOut(page: Page, tag: string): Promise<string> {
+  const email = await signUp(page, tag);
+  await page.context().clearCookies();
+  return email;
+}
+
 /** Waits until the browser has dropped the access cookie (its Max-Age ran out). */
 export async function waitForAccessExpiry(context: BrowserContext): Promise<void> {
   await expect

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { PASSWORD, refreshToken, signUp, uniqueEmail, waitForAccessExpiry, waitForHydration } from './helpers';
+import { PASSWORD, refreshToken, registerSignedOut, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
 
 test('a returning user past access expiry sees their notes on reload, with a rotated refresh cookie', async ({ page, context }) => {
   const email = await signUp(page, 'reload');
@@ -33,10 +33,7 @@ test('a returning user past access expiry sees their notes on reload, with a rot
 test('without a session a protected page sends the user to sign in and back', async ({ page }) => {
   await page.goto('/sessions');
   await expect(page).toHaveURL(/\/login\?next=\/sessions$/);
-  const email = uniqueEmail('next');
-  const res = await page.request.post('/api/auth/register', { data: { email, password: PASSWORD } });
-  expect(res.status()).toBe(201);
-  await page.context().clearCookies();
+  const email = await registerSignedOut(page, 'next');
   await page.goto('/login?next=%2Fsessions');
   await page.getByTestId('email').fill(email);
   await page.getByTestId('password').fill(PASSWORD);
@@ -49,10 +46,7 @@ test.describe('with JavaScript disabled', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the sign-in form works as a plain form post', async ({ page }) => {
-    const email = uniqueEmail('nojs');
-    const res = await page.request.post('/api/auth/register', { data: { email, password: PASSWORD } });
-    expect(res.status()).toBe(201);
-    await page.context().clearCookies();
+    const email = await registerSignedOut(page, 'nojs');
     await page.goto('/login?next=%2Fnotes');
     await page.getByTestId('email').fill(email);
     await page.getByTestId('password').fill('wrong password');

@@ -190,7 +190,7 @@ async fn login(
 }
 
 /// The refresh token from the JSON body (if any) or else the cookie. The body is optional.
-async fn presented_refresh(headers: &HeaderMap, body: axum::body::Bytes) -> (Option<String>, bool) {
+fn presented_refresh(headers: &HeaderMap, body: axum::body::Bytes) -> (Option<String>, bool) {
     let from_body = serde_json::from_slice::<RefreshBody>(&body)
         .ok()
         .and_then(|b| b.refresh_token)
@@ -210,7 +210,7 @@ async fn refresh(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (token, via_body) = presented_refresh(&headers, body).await;
+    let (token, via_body) = presented_refresh(&headers, body);
     let Some(token) = token else {
         cookies::clear_pair(&jar, auth.cookie_secure());
         return unauthorized(ErrorCode::InvalidRefreshToken).into_response();
@@ -236,7 +236,7 @@ async fn logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let (token, _) = presented_refresh(&headers, body).await;
+    let (token, _) = presented_refresh(&headers, body);
     let sid = match token {
         Some(t) => auth.session_of_refresh(&t).await.map_err(db_error)?,
         None => None,

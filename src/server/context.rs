@@ -98,15 +98,15 @@ pub fn is_plain_form_post() -> bool {
     header_value(header::ACCEPT).is_some_and(|a| a.contains("text/html"))
 }
 
-/// Redirects a plain form post (303-style via leptos_axum's `redirect`) and does nothing for a
-/// call from the hydrated app, which handles the result itself.
-pub fn redirect_plain_form(to: &str) {
-    if is_plain_form_post() {
-        if let Ok(v) = HeaderValue::from_str(to) {
-            if let Some(res) = use_context::<ResponseOptions>() {
-                res.set_status(StatusCode::SEE_OTHER);
-                res.insert_header(header::LOCATION, v);
-            }
-        }
+/// Answers a plain form post with 303 to `to`; does nothing for a call from the hydrated app,
+/// which handles the result itself. Returns whether it redirected.
+pub fn redirect_plain_form(to: &str) -> bool {
+    if !is_plain_form_post() {
+        return false;
     }
+    if let (Ok(v), Some(res)) = (HeaderValue::from_str(to), use_context::<ResponseOptions>()) {
+        res.set_status(StatusCode::SEE_OTHER);
+        res.insert_header(header::LOCATION, v);
+    }
+    true
 }
