@@ -84,6 +84,9 @@ pub struct ApiError {
     /// Which form field the error is about, for errors shown beside a field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds to wait before trying again, sent as `Retry-After` (never in the body).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -92,6 +95,7 @@ impl ApiError {
             error,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -100,6 +104,7 @@ impl ApiError {
             error: ErrorCode::Validation,
             message: message.into(),
             field: Some(field.to_owned()),
+            retry_after: None,
         }
     }
 
@@ -110,8 +115,36 @@ impl ApiError {
         )
     }
 
+    /// 429: too many attempts; try again in `secs` seconds.
+    pub fn rate_limited(secs: u64) -> Self {
+        Self {
+            retry_after: Some(secs),
+            ..Self::new(
+                ErrorCode::RateLimited,
+                format!("Too many attempts; try again in {secs} s."),
+            )
+        }
+    }
+
+    /// 503 with `Retry-After`: the server is saturated (e.g. every password-hashing slot busy).
+    pub fn busy() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                ErrorCode::Unavailable,
+                "The server is busy; please try again in a moment.",
+            )
+        }
+    }
+
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "Not found.")
+    }
+
+    /// The same error under another code (`conflict` beside a field, say).
+    pub fn with_code(mut self, code: ErrorCode) -> Self {
+        self.error = code;
+        self
     }
 
     pub fn status(&self) -> u16 {

@@ -3,12 +3,16 @@
 
 pub mod accounts;
 pub mod api;
+pub mod client_ip;
 pub mod config;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
 pub mod db;
 mod flight;
+pub mod headers;
+pub mod idempotency;
+pub mod limits;
 pub mod request;
 pub mod session;
 pub mod sessions;
@@ -16,10 +20,9 @@ pub mod status;
 pub mod tokens;
 
 use crate::types::User;
-use config::{Config, TokenConfig};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use config::{AuthSettings, Config, TokenConfig};
 use sqlx::AnyPool;
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokens::Keys;
 
 /// A freshly issued token pair. Lives only in memory and in the cookies it is written to.
@@ -56,10 +59,10 @@ pub struct Auth(Arc<Inner>);
 struct Inner {
     db: AnyPool,
     keys: Keys,
-    tokens: TokenConfig,
-    cookie_secure: bool,
+    settings: AuthSettings,
     flights: flight::Flights,
-    login_limiter: DefaultKeyedRateLimiter<String>,
+    limiter: limits::Limiter,
+    hashing: limits::HashPool,
     /// SQLite has one writer at a time; queueing writers here is far cheaper than letting them
     /// spin in SQLite's sleeping busy handler. `None` on PostgreSQL. (Other processes on the same
     /// file still meet at SQLite's lock, with its busy timeout.)
@@ -71,28 +74,19 @@ impl Auth {
     pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url).await?;
         let secret = tokens::load_secret(&config.secret)?;
-        Ok(Self::new(
-            db,
-            &secret,
-            config.tokens.clone(),
-            config.cookie_secure,
-        ))
+        Ok(Self::new(db, &secret, config.auth.clone()))
     }
 
-    pub fn new(db: AnyPool, secret: &[u8], tokens: TokenConfig, cookie_secure: bool) -> Self {
-        // Ten sign-in attempts per address in a burst, then one every six seconds.
-        let quota = Quota::with_period(Duration::from_secs(6))
-            .expect("non-zero period")
-            .allow_burst(NonZeroU32::new(10).expect("non-zero"));
+    pub fn new(db: AnyPool, secret: &[u8], settings: AuthSettings) -> Self {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
         Self(Arc::new(Inner {
             sqlite_writes: sqlite.then(|| tokio::sync::Mutex::new(())),
-            keys: Keys::new(secret, &tokens),
-            flights: flight::Flights::new(tokens.reuse_grace),
-            login_limiter: RateLimiter::keyed(quota),
+            keys: Keys::new(secret, &settings.tokens),
+            flights: flight::Flights::new(settings.tokens.reuse_grace),
+            limiter: limits::Limiter::new(&settings.limits),
+            hashing: limits::HashPool::new(&settings.limits),
             db,
-            tokens,
-            cookie_secure,
+            settings,
         }))
     }
 
@@ -100,12 +94,21 @@ impl Auth {
         &self.0.db
     }
 
+    pub fn settings(&self) -> &AuthSettings {
+        &self.0.settings
+    }
+
     pub fn token_config(&self) -> &TokenConfig {
-        &self.0.tokens
+        &self.0.settings.tokens
     }
 
     pub fn cookie_secure(&self) -> bool {
-        self.0.cookie_secure
+        self.0.settings.cookie_secure
+    }
+
+    /// The most password hashes that ran at once since start (bounded by the configured workers).
+    pub fn hashing_peak(&self) -> usize {
+        self.0.hashing.peak()
     }
 
     pub(crate) fn keys(&self) -> &Keys {
@@ -131,7 +134,7 @@ impl Auth {
                     tracing::warn!(error = %e, "session sweep failed");
                 }
                 auth.0.flights.prune();
-                auth.0.login_limiter.retain_recent();
+                auth.0.limiter.retain_recent();
             }
         })
     }

@@ -70,6 +70,17 @@ fn user_agent() -> Option<String> {
     context::header_value(http::header::USER_AGENT)
 }
 
+/// The client address and user agent of a sign-in or registration.
+#[cfg(feature = "ssr")]
+fn attempter(
+    user_agent: &Option<String>,
+) -> Result<sessionflow::server::accounts::Attempter<'_>, ApiError> {
+    Ok(sessionflow::server::accounts::Attempter {
+        ip: context::attempter_ip()?,
+        user_agent: user_agent.as_deref(),
+    })
+}
+
 #[server(client = AuthClient)]
 pub async fn login(email: String, password: String, next: String) -> Result<User, ApiError> {
     let auth = context::auth()?;
@@ -81,9 +92,8 @@ pub async fn login(email: String, password: String, next: String) -> Result<User
                 "The email or password is incorrect.",
             )
         })?;
-        auth.login(email, password, user_agent().as_deref())
-            .await
-            .map_err(ApiError::from)
+        let ua = user_agent();
+        auth.login(email, password, attempter(&ua)?).await
     };
     signed_in(&auth, attempt.await, "/login", &next)
 }
@@ -94,20 +104,17 @@ pub async fn register(email: String, password: String, next: String) -> Result<U
     let attempt = async {
         let email = sessionflow::Email::parse(&email)?;
         let password = sessionflow::Password::parse(&password)?;
-        auth.register(email, password, user_agent().as_deref())
-            .await
+        let ua = user_agent();
+        auth.register(email, password, attempter(&ua)?).await
     };
     signed_in(&auth, attempt.await, "/register", &next)
 }
 
-/// Signs out this device: its session is revoked and the cookies cleared.
+/// Signs out this device: the session its refresh cookie belongs to is revoked (with or without
+/// a live access cookie) and the cookies cleared.
 #[server(client = AuthClient)]
 pub async fn logout() -> Result<(), ApiError> {
-    let auth = context::auth()?;
-    if let Ok(Some(who)) = context::maybe_user() {
-        auth.end_session(&who.session_id).await.map_err(db_fail)?;
-    }
-    context::clear_session_cookies(&auth)?;
+    context::sign_out().await?;
     leptos_axum::redirect("/");
     Ok(())
 }

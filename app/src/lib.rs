@@ -18,7 +18,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
-use pages::{HomePage, LoginPage, NotesPage, RegisterPage, SessionsPage};
+use pages::{HomePage, LoginPage, NotFound, NotesPage, RegisterPage, SessionsPage};
 
 /// Pages that need a session (the server answers 303 to `/login?next=…` without one).
 pub const PROTECTED: &[&str] = &["/notes", "/sessions"];
@@ -33,6 +33,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -61,7 +62,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Header/>
             <main class="container">
-                <Routes fallback=|| view! { <p class="empty">"Page not found."</p> }>
+                <Routes fallback=NotFound>
                     <Route path=path!("") view=HomePage ssr=SsrMode::InOrder/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::InOrder/>

@@ -7,5 +7,5 @@ mod notes;
 
 pub use account::{LoginPage, RegisterPage};
 pub use devices::SessionsPage;
-pub use home::HomePage;
+pub use home::{HomePage, NotFound};
 pub use notes::NotesPage;

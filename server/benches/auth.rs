@@ -4,7 +4,7 @@
 //! `cargo xtask bench` (or `cargo bench -p server`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionflow::server::{config::TokenConfig, db, Auth};
+use sessionflow::server::{config::AuthSettings, db, Auth};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -22,16 +22,17 @@ fn bench(c: &mut Criterion) {
         Auth::new(
             pool,
             b"bench-secret-0123456789abcdef0123456789",
-            TokenConfig::default(),
-            false,
+            AuthSettings::default(),
         )
     });
     let issued = rt.block_on(async {
         let email = sessionflow::Email::parse("bench@example.com").unwrap();
         let password = sessionflow::Password::parse("bench-password-1").unwrap();
-        auth.register(email, password, None)
-            .await
-            .expect("register")
+        let who = sessionflow::server::accounts::Attempter {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            user_agent: None,
+        };
+        auth.register(email, password, who).await.expect("register")
     });
 
     let headers = {

@@ -3,7 +3,7 @@
 //! line, for `shared/peers/bench.sh … contract` (`SEED_TOKENS_CMD`).
 
 use sessionflow::{
-    server::{config::TokenConfig, db, Auth},
+    server::{config::AuthSettings, db, Auth},
     User,
 };
 use sqlx::Row;
@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         email: row.try_get("email")?,
     };
     // Seeding needs no signing key: only the refresh tokens are kept.
-    let auth = Auth::new(pool, &[0u8; 32], TokenConfig::default(), false);
+    let auth = Auth::new(pool, &[0u8; 32], AuthSettings::default());
     let mut lines = String::with_capacity(n * 45);
     for _ in 0..n {
         lines.push_str(

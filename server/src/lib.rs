@@ -8,13 +8,15 @@ use axum::{
     extract::{FromRef, State},
     http::{header, HeaderValue, StatusCode},
     middleware::{from_fn, from_fn_with_state, map_response},
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use sessionflow::server::{
     csrf::csrf_guard,
+    headers::{no_store, provide_nonce, security_headers, PagePolicyHeaders},
+    idempotency::idempotency,
     session::{session_layer, PagePolicy, SessionLayerState},
     status::error_status,
     Auth,
@@ -22,7 +24,7 @@ use sessionflow::server::{
 use std::{sync::Arc, time::Duration};
 use tower_cookies::CookieManagerLayer;
 use tower_http::{
-    compression::CompressionLayer, limit::RequestBodyLimitLayer,
+    compression::CompressionLayer, limit::RequestBodyLimitLayer, services::ServeDir,
     set_header::SetResponseHeaderLayer, timeout::TimeoutLayer, trace::TraceLayer,
 };
 
@@ -35,8 +37,13 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
 }
 
-/// The whole application: JSON API, server functions and pages behind the session layer,
-/// static files, and the cross-cutting layers.
+/// The whole application: JSON API, server functions and pages behind the session layer, static
+/// files with the app's 404 page behind them, and the cross-cutting layers.
+///
+/// Static files are served by `ServeDir` directly, never through Leptos: leptos_axum's
+/// `file_and_error_handler` builds each static response under `Owner::new()`, which adopts
+/// whatever reactive owner the worker thread last left current (another request's render), so a
+/// static file could pick up that request's `ResponseOptions` and answer with its status.
 pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
     let state = AppState {
         auth: auth.clone(),
@@ -49,24 +56,70 @@ pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
         login_path: "/login",
         home: "/notes",
     });
+    let idempotent = from_fn_with_state(auth.clone(), idempotency);
     let pages = Router::new()
-        .leptos_routes_with_context(&state, generate_route_list(App), || (), {
+        .leptos_routes_with_context(&state, generate_route_list(App), provide_nonce, {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
+        .route_layer(idempotent.clone())
         .route_layer(from_fn_with_state(
-            SessionLayerState { auth, policy },
+            SessionLayerState {
+                auth: auth.clone(),
+                policy: policy.clone(),
+                refresh: true,
+            },
             session_layer,
         ));
+    let not_found = Router::new()
+        .fallback(leptos_axum::render_app_to_stream_in_order_with_context(
+            provide_nonce,
+            {
+                let options = leptos_options.clone();
+                move || shell(options.clone())
+            },
+        ))
+        .layer(from_fn_with_state(
+            SessionLayerState {
+                auth: auth.clone(),
+                // An unknown path is not a page: nothing is protected or guest-only there.
+                policy: Arc::new(PagePolicy {
+                    protected: &[],
+                    guest_only: &[],
+                    ..(*policy).clone()
+                }),
+                refresh: false,
+            },
+            session_layer,
+        ))
+        .layer(from_fn(no_store));
+    let files = ServeDir::new(leptos_options.site_root.as_ref())
+        .precompressed_br()
+        .precompressed_gzip()
+        .not_found_service(not_found);
+    let api = Router::new()
+        .merge(sessionflow::server::api::router())
+        .route(
+            "/api/notes",
+            get(notes_api::list).merge(post(notes_api::create).route_layer(idempotent.clone())),
+        )
+        .route("/healthz", get(healthz));
+    let reload = std::env::var_os("LEPTOS_WATCH").is_some();
+    let page_headers = Arc::new(PagePolicyHeaders {
+        connect_src: if reload {
+            vec!["ws:".into()]
+        } else {
+            Vec::new()
+        },
+    });
 
     Router::new()
-        .merge(sessionflow::server::api::router())
-        .route("/api/notes", get(notes_api::list).post(notes_api::create))
-        .route("/healthz", get(healthz))
+        .merge(api)
         .merge(pages)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(from_fn(no_store))
+        .fallback_service(files)
         .with_state(state)
-        .layer(from_fn(csrf_guard))
+        .layer(from_fn_with_state(auth, csrf_guard))
         .layer(CookieManagerLayer::new())
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(map_response(error_status))
@@ -75,6 +128,7 @@ pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
+        .layer(from_fn_with_state(page_headers, security_headers))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -23,6 +23,12 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
+    if config.auth.public_origins.is_empty() {
+        tracing::warn!(
+            "PUBLIC_URL is not set and {} names no host: cross-site checks compare Origin with Host",
+            config.site_addr
+        );
+    }
     let auth = Auth::from_config(&config).await?;
     auth.spawn_sweeper(std::time::Duration::from_secs(600));
     let app = server::router(auth, server::leptos_options(config.site_addr));
@@ -32,9 +38,12 @@ async fn run() -> anyhow::Result<()> {
             anyhow::anyhow!("LEPTOS_SITE_ADDR={}: cannot listen: {e}", config.site_addr)
         })?;
     tracing::info!("listening on http://{}", config.site_addr);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 

@@ -244,12 +244,15 @@ async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_succes
 #[tokio::test]
 async fn refresh_reused_after_grace_revokes_the_whole_session() {
     for b in backends() {
-        let app = TestApp::with(&b, |t| t.reuse_grace = Duration::from_millis(200)).await;
+        let app = TestApp::with(&b, |s| s.tokens.reuse_grace = Duration::from_millis(200)).await;
         let (_, r0, _) = app.register_body("ada@example.com").await;
         let first: Value = app.refresh_body(&r0).await.json().await.unwrap();
-        let (a1, r1) = (
-            first["access_token"].as_str().unwrap(),
-            first["refresh_token"].as_str().unwrap(),
+        let r1 = first["refresh_token"].as_str().unwrap();
+        // The successor was used, so the answer to r0's rotation was not lost: r0 again is theft.
+        let second: Value = app.refresh_body(r1).await.json().await.unwrap();
+        let (a2, r2) = (
+            second["access_token"].as_str().unwrap(),
+            second["refresh_token"].as_str().unwrap(),
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
         let stolen = app.refresh_body(&r0).await;
@@ -258,12 +261,12 @@ async fn refresh_reused_after_grace_revokes_the_whole_session() {
             (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into())
         );
         assert_eq!(
-            error_code(app.refresh_body(r1).await).await.1,
+            error_code(app.refresh_body(r2).await).await.1,
             "invalid_refresh_token",
             "newest token revoked too"
         );
         assert_eq!(
-            error_code(app.me(a1).await).await.1,
+            error_code(app.me(a2).await).await.1,
             "invalid_token",
             "access tokens of the session stop working"
         );
@@ -729,7 +732,10 @@ async fn healthz_answers_200_while_the_database_answers() {
 
 #[tokio::test]
 async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
-    let app = TestApp::with(&Backend::Sqlite, |t| t.refresh_ttl = Duration::from_secs(1)).await;
+    let app = TestApp::with(&Backend::Sqlite, |s| {
+        s.tokens.refresh_ttl = Duration::from_secs(1)
+    })
+    .await;
     app.register_body("ada@example.com").await;
     let live = app.sibling(|_| {}).await;
     live.register_body("bob@example.com").await;

@@ -1,6 +1,10 @@
 //! Accounts: registration and sign-in with argon2 password hashes.
 
-use super::{db, Auth, Issued};
+use super::{
+    db,
+    limits::{Attempt, Busy},
+    Auth, Issued,
+};
 use crate::{
     error::{ApiError, ErrorCode},
     types::{Email, Password, User},
@@ -39,18 +43,47 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::unavailable()
 }
 
+/// Who is attempting: the client address (for the rate limits) and its user agent.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempter<'a> {
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<&'a str>,
+}
+
 impl Auth {
+    fn limit(&self, attempt: Attempt, who: Attempter<'_>, email: &Email) -> Result<(), ApiError> {
+        self.0
+            .limiter
+            .check(attempt, who.ip, email.as_str())
+            .map_err(|secs| {
+                tracing::info!(ip = %who.ip, ?attempt, "sign-in rate limit reached");
+                ApiError::rate_limited(secs)
+            })
+    }
+
+    /// Runs a password hash in the bounded pool: 503 with `Retry-After` when it is full.
+    async fn hashing<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        self.0.hashing.run(job).await.map_err(|Busy| {
+            tracing::warn!("password hashing saturated; refusing with 503");
+            ApiError::busy()
+        })
+    }
+
     /// Creates an account and signs it in. `conflict` if the email is taken.
-    #[tracing::instrument(skip(self, password, user_agent), fields(email = %email.as_str()))]
+    #[tracing::instrument(skip(self, password, who), fields(email = %email.as_str()))]
     pub async fn register(
         &self,
         email: Email,
         password: Password,
-        user_agent: Option<&str>,
+        who: Attempter<'_>,
     ) -> Result<Issued, ApiError> {
-        let hash = tokio::task::spawn_blocking(move || hash_password(password.expose()))
-            .await
-            .map_err(internal)?
+        self.limit(Attempt::Register, who, &email)?;
+        let hash = self
+            .hashing(move || hash_password(password.expose()))
+            .await?
             .map_err(internal)?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
@@ -68,32 +101,29 @@ impl Auth {
         match inserted {
             Ok(_) => {}
             Err(e) if db::is_unique_violation(&e) => {
-                return Err(ApiError {
-                    error: ErrorCode::Conflict,
-                    message: "An account with this email already exists.".into(),
-                    field: Some("email".into()),
-                })
+                return Err(ApiError::validation(
+                    "email",
+                    "An account with this email already exists.",
+                )
+                .with_code(ErrorCode::Conflict))
             }
             Err(e) => return Err(internal(e)),
         }
-        self.start_session(user, user_agent).await.map_err(internal)
+        self.start_session(user, who.user_agent)
+            .await
+            .map_err(internal)
     }
 
     /// Signs in. `invalid_credentials` for an unknown email or a wrong password alike;
-    /// `rate_limited` (with the seconds to wait) after repeated attempts on one email.
-    #[tracing::instrument(skip(self, password, user_agent), fields(email = %email.as_str()))]
+    /// `rate_limited` (with the seconds to wait) after repeated attempts from one address.
+    #[tracing::instrument(skip(self, password, who), fields(email = %email.as_str()))]
     pub async fn login(
         &self,
         email: Email,
         password: Password,
-        user_agent: Option<&str>,
-    ) -> Result<Issued, LoginError> {
-        if let Err(not_until) = self.0.login_limiter.check_key(&email.as_str().to_owned()) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Err(LoginError::RateLimited(wait.as_secs().max(1)));
-        }
+        who: Attempter<'_>,
+    ) -> Result<Issued, ApiError> {
+        self.limit(Attempt::SignIn, who, &email)?;
         let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(self.db())
@@ -107,49 +137,27 @@ impl Auth {
                 };
                 (
                     Some(user),
-                    r.try_get::<String, _>("password_hash").map_err(internal)?,
+                    Some(r.try_get::<String, _>("password_hash").map_err(internal)?),
                 )
             }
-            None => (None, DUMMY_HASH.clone()),
+            None => (None, None),
         };
-        let ok = tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
-            .await
-            .map_err(internal)?;
+        // An unknown email costs a full verification too (against a dummy hash, built on the
+        // pool's thread the first time), so timing does not tell accounts apart.
+        let ok = self
+            .hashing(move || {
+                verify_password(password.expose(), hash.as_deref().unwrap_or(&DUMMY_HASH))
+            })
+            .await?;
         match user {
             Some(user) if ok => Ok(self
-                .start_session(user, user_agent)
+                .start_session(user, who.user_agent)
                 .await
                 .map_err(internal)?),
             _ => Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "The email or password is incorrect.",
-            )
-            .into()),
-        }
-    }
-}
-
-/// A failed sign-in: the error, or a rate limit with the seconds to wait (`Retry-After`).
-#[derive(Debug)]
-pub enum LoginError {
-    Api(ApiError),
-    RateLimited(u64),
-}
-
-impl From<ApiError> for LoginError {
-    fn from(e: ApiError) -> Self {
-        Self::Api(e)
-    }
-}
-
-impl From<LoginError> for ApiError {
-    fn from(e: LoginError) -> Self {
-        match e {
-            LoginError::Api(e) => e,
-            LoginError::RateLimited(secs) => ApiError::new(
-                ErrorCode::RateLimited,
-                format!("Too many sign-in attempts; try again in {secs} s."),
-            ),
+            )),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The JSON API of CONTRACT §6 for the auth endpoints (`/api/auth/*`, `/api/me`).
 
 use super::{
-    accounts::LoginError,
+    accounts::Attempter,
+    client_ip::ClientIp,
     cookies::{self, REFRESH_COOKIE},
     request::{cookie, unauthorized, CurrentUser},
     sessions::RefreshFailure,
@@ -136,11 +137,16 @@ async fn register(
     State(auth): State<Auth>,
     jar: Cookies,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&c.email)?;
     let password = Password::parse(&c.password)?;
-    let issued = auth.register(email, password, user_agent(&headers)).await?;
+    let who = Attempter {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    let issued = auth.register(email, password, who).await?;
     let transport = c.transport.unwrap_or(Transport::Cookie);
     Ok(issued_response(
         &auth,
@@ -155,38 +161,29 @@ async fn login(
     State(auth): State<Auth>,
     jar: Cookies,
     headers: HeaderMap,
+    ClientIp(ip): ClientIp,
     ApiJson(c): ApiJson<Credentials>,
-) -> Result<Response, Response> {
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "The email or password is incorrect.",
-        )
-        .into_response()
-    };
+) -> Result<Response, ApiError> {
     // A malformed email or password cannot match an account: same answer as a wrong password.
     let (Ok(email), Ok(password)) = (Email::parse(&c.email), Password::parse(&c.password)) else {
-        return Err(invalid());
+        return Err(ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "The email or password is incorrect.",
+        ));
     };
-    match auth.login(email, password, user_agent(&headers)).await {
-        Ok(issued) => {
-            let transport = c.transport.unwrap_or(Transport::Cookie);
-            Ok(issued_response(
-                &auth,
-                &jar,
-                issued,
-                StatusCode::OK,
-                transport,
-            ))
-        }
-        Err(LoginError::RateLimited(secs)) => {
-            let mut res = ApiError::from(LoginError::RateLimited(secs)).into_response();
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            Err(res)
-        }
-        Err(e) => Err(ApiError::from(e).into_response()),
-    }
+    let who = Attempter {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    let issued = auth.login(email, password, who).await?;
+    let transport = c.transport.unwrap_or(Transport::Cookie);
+    Ok(issued_response(
+        &auth,
+        &jar,
+        issued,
+        StatusCode::OK,
+        transport,
+    ))
 }
 
 /// The refresh token from the JSON body (if any) or else the cookie. The body is optional.
@@ -237,21 +234,11 @@ async fn logout(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
     let (token, _) = presented_refresh(&headers, body);
-    let sid = match token {
-        Some(t) => auth.session_of_refresh(&t).await.map_err(db_error)?,
-        None => None,
-    };
-    let sid = match sid {
-        Some(sid) => Some(sid),
-        None => auth
-            .resolve(&headers)
-            .await
-            .principal()
-            .map(|p| p.session_id.clone()),
-    };
-    if let Some(sid) = sid {
-        auth.end_session(&sid).await.map_err(db_error)?;
-    }
+    let session = auth.resolve(&headers).await;
+    let access_sid = session.principal().map(|p| p.session_id.as_str());
+    auth.sign_out(token.as_deref(), access_sid)
+        .await
+        .map_err(db_error)?;
     cookies::clear_pair(&jar, auth.cookie_secure());
     Ok(StatusCode::NO_CONTENT)
 }

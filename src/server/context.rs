@@ -25,6 +25,9 @@ pub fn fail(e: ApiError) -> ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header(header::WWW_AUTHENTICATE, super::request::www_authenticate());
         }
+        if let Some(secs) = e.retry_after {
+            res.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
     }
     e
 }
@@ -78,6 +81,31 @@ fn jar() -> Result<Cookies, ApiError> {
             tracing::error!("CookieManagerLayer is not installed");
             fail(ApiError::unavailable())
         })
+}
+
+/// Who is signing in or registering: the client address (per the engine's proxy settings) and
+/// the user agent of the current request.
+pub fn attempter_ip() -> Result<std::net::IpAddr, ApiError> {
+    let auth = auth()?;
+    let parts = parts()?;
+    Ok(super::client_ip::client_ip(
+        &auth.settings().client_ip,
+        super::client_ip::peer(&parts.extensions),
+        &parts.headers,
+    ))
+}
+
+/// Signs the caller out (CONTRACT §6): revokes the session the refresh cookie belongs to (and the
+/// access token's, if another), whether or not the access cookie is still there, and clears both
+/// cookies.
+pub async fn sign_out() -> Result<(), ApiError> {
+    let auth = auth()?;
+    let refresh = super::request::cookie(&parts()?.headers, cookies::REFRESH_COOKIE);
+    let access_sid = session()?.principal().map(|p| p.session_id.clone());
+    auth.sign_out(refresh.as_deref(), access_sid.as_deref())
+        .await
+        .map_err(|e| fail(super::api::db_error(e)))?;
+    clear_session_cookies(&auth)
 }
 
 /// Writes both auth cookies for a freshly issued pair.

@@ -1,26 +1,47 @@
-//! Cross-site request forgery guard: a state-changing request (POST/PUT/PATCH/DELETE) whose
-//! `Origin` is another site, or that the browser marks `Sec-Fetch-Site: cross-site`, is answered
-//! 403 `csrf` before anything runs. Requests without an `Origin` (curl, server-to-server, old
-//! browsers on same-origin GET forms) pass: they carry no ambient browser credentials from a
-//! foreign page.
+//! Cross-site request forgery guard (CONTRACT §6): a cookie-authenticated request that changes
+//! state (POST/PUT/PATCH/DELETE) whose `Origin` is not one of the site's public origins, or that
+//! the browser marks `Sec-Fetch-Site: cross-site`, is answered 403 `csrf` before anything runs.
+//!
+//! - The whole origin counts (scheme, host, port), compared with the configured public URL, so
+//!   `http://` is refused for an `https://` site and a proxy that rewrites `Host` changes nothing.
+//!   Without a configured origin, `Origin` is compared with `Host` and the scheme the cookie
+//!   settings imply.
+//! - `Authorization: Bearer …` requests are exempt: a foreign page cannot add that header without
+//!   a CORS preflight this server never grants, so such a request carries no ambient credential.
+//! - Requests without `Origin` (curl, server-to-server) pass: they are not from a foreign page.
 
+use super::{config::origin_of, Auth};
 use crate::error::{ApiError, ErrorCode};
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
-pub async fn csrf_guard(req: Request, next: Next) -> Response {
+/// The middleware (`axum::middleware::from_fn_with_state(auth, csrf_guard)`).
+pub async fn csrf_guard(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method && is_cross_site(req.headers()) {
+    if unsafe_method && !is_bearer(req.headers()) && is_cross_site(req.headers(), &auth) {
         return ApiError::new(ErrorCode::Csrf, "Cross-site request refused.").into_response();
     }
     next.run(req).await
 }
 
-fn is_cross_site(headers: &HeaderMap) -> bool {
+fn is_bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..7))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+}
+
+fn is_cross_site(headers: &HeaderMap, auth: &Auth) -> bool {
+    let settings = auth.settings();
+    cross_site(headers, &settings.public_origins, settings.cookie_secure)
+}
+
+fn cross_site(headers: &HeaderMap, allowed: &[String], secure: bool) -> bool {
     let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     if get(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
         return true;
@@ -28,12 +49,15 @@ fn is_cross_site(headers: &HeaderMap) -> bool {
     let Some(origin) = get(header::ORIGIN) else {
         return false;
     };
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'))
-        .unwrap_or("");
+    let Ok(origin) = origin_of(origin) else {
+        return true; // `null`, or not an origin at all
+    };
+    if !allowed.is_empty() {
+        return !allowed.contains(&origin);
+    }
+    let scheme = if secure { "https" } else { "http" };
     match get(header::HOST) {
-        Some(host) => !origin_host.eq_ignore_ascii_case(host),
+        Some(host) => origin_of(&format!("{scheme}://{host}")).ok() != Some(origin),
         None => true,
     }
 }
@@ -49,28 +73,61 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn same_origin_and_originless_requests_pass() {
-        assert!(!is_cross_site(&h(&[
-            ("origin", "http://127.0.0.1:3000"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(!is_cross_site(&h(&[("host", "127.0.0.1:3000")])));
+    const SITE: &[&str] = &["https://notes.example.com"];
+
+    fn allowed() -> Vec<String> {
+        SITE.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn foreign_and_null_origins_are_cross_site() {
-        assert!(is_cross_site(&h(&[
-            ("origin", "https://evil.example"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(is_cross_site(&h(&[
-            ("origin", "null"),
-            ("host", "127.0.0.1:3000")
-        ])));
-        assert!(is_cross_site(&h(&[
-            ("sec-fetch-site", "cross-site"),
-            ("host", "a")
-        ])));
+    fn the_public_origin_passes_whatever_host_the_proxy_sends() {
+        let headers = h(&[
+            ("origin", "https://notes.example.com"),
+            ("host", "127.0.0.1:3000"),
+        ]);
+        assert!(!cross_site(&headers, &allowed(), true));
+        assert!(!cross_site(
+            &h(&[("host", "127.0.0.1:3000")]),
+            &allowed(),
+            true
+        ));
+    }
+
+    #[test]
+    fn another_scheme_host_or_port_is_cross_site() {
+        for origin in [
+            "http://notes.example.com",
+            "https://evil.example",
+            "https://notes.example.com:8443",
+            "null",
+        ] {
+            let headers = h(&[("origin", origin), ("host", "notes.example.com")]);
+            assert!(cross_site(&headers, &allowed(), true), "{origin}");
+        }
+        assert!(cross_site(
+            &h(&[("sec-fetch-site", "cross-site")]),
+            &allowed(),
+            true
+        ));
+    }
+
+    #[test]
+    fn without_a_public_origin_the_host_and_the_cookie_scheme_decide() {
+        let same = h(&[
+            ("origin", "http://127.0.0.1:3000"),
+            ("host", "127.0.0.1:3000"),
+        ]);
+        assert!(!cross_site(&same, &[], false));
+        assert!(
+            cross_site(&same, &[], true),
+            "http origin for an https site"
+        );
+    }
+
+    #[test]
+    fn bearer_requests_are_recognised_in_any_case() {
+        assert!(is_bearer(&h(&[("authorization", "Bearer abc")])));
+        assert!(is_bearer(&h(&[("authorization", "bearer abc")])));
+        assert!(!is_bearer(&h(&[("authorization", "Basic abc")])));
     }
 }

@@ -1,6 +1,8 @@
 //! One rotation per refresh token per process (DESIGN §3): concurrent refreshes presenting the
-//! same token join the rotation in flight, keyed by the token's hash, and its result is kept for
-//! the reuse grace window so late joiners converge on the same pair.
+//! same token join the rotation in flight, keyed by the token's hash, whatever the grace setting
+//! (DESIGN §10). A finished result is kept for the grace window so late joiners converge on the
+//! same pair; the caller re-checks the session before handing out a kept result, so a session
+//! revoked meanwhile is never served from here.
 
 use super::{sessions::RefreshFailure, Issued};
 use std::{
@@ -13,9 +15,28 @@ use tokio::sync::OnceCell;
 
 type Cell = Arc<OnceCell<Result<Issued, RefreshFailure>>>;
 
+/// Entries kept at most. Only tokens that exist reach the map (the caller reads first), so this
+/// is a bound against a flood of real rotations, not of garbage.
+const MAX_ENTRIES: usize = 10_000;
+
+struct Entry {
+    cell: Cell,
+    /// When the rotation finished; `None` while it runs.
+    done_at: Option<Instant>,
+}
+
 pub(super) struct Flights {
     keep: Duration,
-    map: Mutex<HashMap<String, (Instant, Cell)>>,
+    map: Mutex<HashMap<String, Entry>>,
+}
+
+/// How a caller got its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// It ran the rotation or joined it while it ran.
+    Live,
+    /// It was handed a result kept from a rotation that had already finished.
+    Kept,
 }
 
 impl Flights {
@@ -26,46 +47,75 @@ impl Flights {
         }
     }
 
+    fn is_live(&self, e: &Entry, now: Instant) -> bool {
+        e.done_at
+            .is_none_or(|done| now.duration_since(done) <= self.keep)
+    }
+
     /// Runs `rotate` once for `key`, however many callers arrive while it runs or within the
     /// grace window after it finished. A transient failure is not kept: the next caller retries.
-    pub async fn run<F, Fut>(&self, key: &str, rotate: F) -> Result<Issued, RefreshFailure>
+    pub async fn run<F, Fut>(
+        &self,
+        key: &str,
+        rotate: F,
+    ) -> (Result<Issued, RefreshFailure>, Source)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Issued, RefreshFailure>>,
     {
-        let cell = {
+        let joined = {
             let mut map = self.map.lock().expect("flight map poisoned");
             let now = Instant::now();
-            if map.len() > 4096 {
-                let keep = self.keep;
-                map.retain(|_, (at, _)| now.duration_since(*at) <= keep);
-            }
             match map.get(key) {
-                Some((at, cell)) if now.duration_since(*at) <= self.keep => cell.clone(),
+                Some(e) if self.is_live(e, now) => {
+                    let source = if e.done_at.is_some() {
+                        Source::Kept
+                    } else {
+                        Source::Live
+                    };
+                    Some((e.cell.clone(), source))
+                }
                 _ => {
-                    let cell = Cell::default();
-                    map.insert(key.to_owned(), (now, cell.clone()));
-                    cell
+                    if map.len() >= MAX_ENTRIES {
+                        map.retain(|_, e| self.is_live(e, now));
+                    }
+                    (map.len() < MAX_ENTRIES).then(|| {
+                        let cell = Cell::default();
+                        map.insert(
+                            key.to_owned(),
+                            Entry {
+                                cell: cell.clone(),
+                                done_at: None,
+                            },
+                        );
+                        (cell, Source::Live)
+                    })
                 }
             }
         };
+        // The map is full of rotations in flight: rotate without joining (the database's
+        // conditional update still spends the token once).
+        let Some((cell, source)) = joined else {
+            return (rotate().await, Source::Live);
+        };
         let result = cell.get_or_init(rotate).await.clone();
-        if matches!(result, Err(RefreshFailure::Unavailable)) {
-            let mut map = self.map.lock().expect("flight map poisoned");
-            if map.get(key).is_some_and(|(_, c)| Arc::ptr_eq(c, &cell)) {
+        let mut map = self.map.lock().expect("flight map poisoned");
+        if let Some(e) = map.get_mut(key).filter(|e| Arc::ptr_eq(&e.cell, &cell)) {
+            if matches!(result, Err(RefreshFailure::Unavailable)) {
                 map.remove(key);
+            } else if e.done_at.is_none() {
+                e.done_at = Some(Instant::now());
             }
         }
-        result
+        (result, source)
     }
 
     pub fn prune(&self) {
         let now = Instant::now();
-        let keep = self.keep;
         self.map
             .lock()
             .expect("flight map poisoned")
-            .retain(|_, (at, _)| now.duration_since(*at) <= keep);
+            .retain(|_, e| self.is_live(e, now));
     }
 }
 
@@ -89,9 +139,7 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn concurrent_callers_share_one_rotation() {
-        let flights = Arc::new(Flights::new(Duration::from_secs(10)));
+    async fn concurrent(flights: Arc<Flights>) -> (Vec<String>, usize) {
         let runs = Arc::new(AtomicUsize::new(0));
         let tasks: Vec<_> = (0..16)
             .map(|_| {
@@ -107,20 +155,59 @@ mod tests {
                 })
             })
             .collect();
+        let mut tokens = Vec::new();
         for t in tasks {
-            assert_eq!(t.await.unwrap().unwrap().refresh_token, "r0");
+            tokens.push(t.await.unwrap().0.unwrap().refresh_token);
         }
-        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        (tokens, runs.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_rotation() {
+        let (tokens, runs) = concurrent(Arc::new(Flights::new(Duration::from_secs(10)))).await;
+        assert!(tokens.iter().all(|t| t == "r0"));
+        assert_eq!(runs, 1);
+    }
+
+    #[tokio::test]
+    async fn joining_a_rotation_in_flight_does_not_depend_on_the_grace_window() {
+        let (tokens, runs) = concurrent(Arc::new(Flights::new(Duration::ZERO))).await;
+        assert!(tokens.iter().all(|t| t == "r0"), "{tokens:?}");
+        assert_eq!(runs, 1);
+    }
+
+    #[tokio::test]
+    async fn a_finished_result_is_kept_for_the_window_and_marked_as_kept() {
+        let flights = Flights::new(Duration::from_secs(10));
+        let (first, source) = flights.run("k", || async { Ok(issued(1)) }).await;
+        assert_eq!(
+            (first.unwrap().refresh_token, source),
+            ("r1".into(), Source::Live)
+        );
+        let (again, source) = flights.run("k", || async { Ok(issued(2)) }).await;
+        assert_eq!(
+            (again.unwrap().refresh_token, source),
+            ("r1".into(), Source::Kept)
+        );
+        let zero = Flights::new(Duration::ZERO);
+        let _ = zero.run("k", || async { Ok(issued(1)) }).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let (later, _) = zero.run("k", || async { Ok(issued(2)) }).await;
+        assert_eq!(
+            later.unwrap().refresh_token,
+            "r2",
+            "nothing kept without grace"
+        );
     }
 
     #[tokio::test]
     async fn a_transient_failure_is_retried_by_the_next_caller() {
         let flights = Flights::new(Duration::from_secs(10));
-        let first = flights
+        let (first, _) = flights
             .run("k", || async { Err(RefreshFailure::Unavailable) })
             .await;
         assert!(matches!(first, Err(RefreshFailure::Unavailable)));
-        let second = flights.run("k", || async { Ok(issued(1)) }).await;
+        let (second, _) = flights.run("k", || async { Ok(issued(1)) }).await;
         assert_eq!(second.unwrap().refresh_token, "r1");
     }
 }

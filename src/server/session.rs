@@ -42,6 +42,9 @@ pub struct PagePolicy {
 pub struct SessionLayerState {
     pub auth: Auth,
     pub policy: Arc<PagePolicy>,
+    /// Whether page requests with an expired access token refresh. `false` for the not-found
+    /// page: it shows who is signed in, but a stray URL (or `/favicon.ico`) never rotates tokens.
+    pub refresh: bool,
 }
 
 fn matches(prefixes: &[&str], path: &str) -> bool {
@@ -60,13 +63,18 @@ pub async fn session_layer(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let SessionLayerState { auth, policy } = state;
+    let SessionLayerState {
+        auth,
+        policy,
+        refresh,
+    } = state;
     let path = req.uri().path().to_owned();
     let is_page =
         matches!(*req.method(), Method::GET | Method::HEAD) && !path.starts_with(policy.api_prefix);
     let mut session = auth.resolve(req.headers()).await;
+    let mut ended = false;
 
-    if is_page && matches!(session, RequestSession::Anonymous { .. }) {
+    if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
         if let Some(token) = cookie(req.headers(), REFRESH_COOKIE).filter(|t| !t.is_empty()) {
             session = match auth.refresh(&token).await {
                 Ok(issued) => {
@@ -81,6 +89,7 @@ pub async fn session_layer(
                 Err(RefreshFailure::Invalid) => {
                     cookies::clear_pair(&cookies, auth.cookie_secure());
                     rewrite_cookies(req.headers_mut(), None);
+                    ended = true;
                     RequestSession::Anonymous { reason: None }
                 }
                 Err(RefreshFailure::Unavailable) => RequestSession::Unavailable,
@@ -91,19 +100,17 @@ pub async fn session_layer(
     if is_page {
         let signed_in = session.principal().is_some();
         if matches(policy.protected, &path) && !signed_in {
-            if matches!(session, RequestSession::Unavailable) {
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The service is temporarily unavailable.",
-                )
-                    .into_response();
-            }
             let target = req
                 .uri()
                 .path_and_query()
                 .map_or(path.as_str(), |pq| pq.as_str());
+            if matches!(session, RequestSession::Unavailable) {
+                return unavailable_page(target);
+            }
             let next = crate::types::next_param(target);
-            return Redirect::to(&format!("{}?next={next}", policy.login_path)).into_response();
+            let reason = if ended { "&reason=session_ended" } else { "" };
+            return Redirect::to(&format!("{}?next={next}{reason}", policy.login_path))
+                .into_response();
         }
         if matches(policy.guest_only, &path) && signed_in {
             let next = req
@@ -120,6 +127,31 @@ pub async fn session_layer(
     req.extensions_mut().insert(Arc::new(session));
     req.extensions_mut().insert(auth);
     next.run(req).await
+}
+
+/// A protected page while the database does not answer: 503 with a way to try again, and the
+/// session (cookies) untouched.
+fn unavailable_page(target: &str) -> Response {
+    let href: String = target
+        .chars()
+        .filter(|c| !matches!(c, '"' | '<' | '>' | '\'' | '&'))
+        .collect();
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Temporarily unavailable</title><link rel=\"stylesheet\" href=\"/pkg/app.css\"></head>\
+         <body><main class=\"container\"><div class=\"notice error\" role=\"alert\" data-testid=\"error\" \
+         data-code=\"unavailable\"><span>The service is temporarily unavailable; you are still signed in.</span> \
+         <a href=\"{href}\" data-testid=\"retry\">Try again</a></div></main></body></html>"
+    );
+    let mut res = (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    res
 }
 
 /// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that

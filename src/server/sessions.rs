@@ -4,7 +4,7 @@
 //! once per token (`… SET spent_at = now WHERE hash = ? AND spent_at IS NULL …`). Whoever loses
 //! that race, in this process or another, sees the token as spent and takes the grace path.
 
-use super::{db::now_ms, secs, tokens, Auth, Issued, Principal};
+use super::{db::now_ms, flight, secs, tokens, Auth, Issued, Principal};
 use crate::types::User;
 use sqlx::Row;
 
@@ -75,16 +75,62 @@ impl Auth {
     }
 
     /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
-    /// the same successor for a replay inside the grace window, family revocation after it.
+    /// the same successor for a replay inside the grace window, the successor once more for a
+    /// late replay whose answer was lost, family revocation for anything else.
     pub async fn refresh(&self, token: &str) -> Result<Issued, RefreshFailure> {
         if token.is_empty() || token.len() > 128 {
             return Err(RefreshFailure::Invalid);
         }
         let hash = tokens::token_hash(token);
-        self.0
+        // A cheap read first: a token that does not exist never takes a flight slot or SQLite's
+        // write turn. The conditional UPDATE in `rotate` stays the authority on spending.
+        let spent = match self.token_state(&hash).await? {
+            None => return Err(RefreshFailure::Invalid),
+            Some(spent) => spent,
+        };
+        let (result, source) = self
+            .0
             .flights
-            .run(&hash, || self.rotate(token, &hash))
-            .await
+            .run(&hash, || async {
+                if spent {
+                    self.replayed(token, &hash, now_ms()).await
+                } else {
+                    self.rotate(token, &hash).await
+                }
+            })
+            .await;
+        match result {
+            // A kept result must not outlive its session (logout, revocation since).
+            Ok(issued) if source == flight::Source::Kept => {
+                if self.session_live(&issued.session_id).await? {
+                    Ok(issued)
+                } else {
+                    Err(RefreshFailure::Invalid)
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// `Some(spent)` for a stored token, `None` for an unknown one.
+    async fn token_state(&self, hash: &str) -> Result<Option<bool>, sqlx::Error> {
+        let row = sqlx::query("SELECT spent_at FROM refresh_tokens WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(self.db())
+            .await?;
+        row.map(|r| Ok(r.try_get::<Option<i64>, _>("spent_at")?.is_some()))
+            .transpose()
+    }
+
+    async fn session_live(&self, sid: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT 1 AS live FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(sid)
+        .bind(now_ms())
+        .fetch_optional(self.db())
+        .await?;
+        Ok(row.is_some())
     }
 
     async fn rotate(&self, token: &str, hash: &str) -> Result<Issued, RefreshFailure> {
@@ -133,7 +179,9 @@ impl Auth {
     }
 
     /// The token was not spendable: unknown, expired, or already spent. Inside the grace window a
-    /// spent token gets the newest token of its family; after it, the family is revoked.
+    /// spent token gets the newest token of its family. After it, a token whose successor was
+    /// never used gets that successor once (its answer was lost on the way); anything else
+    /// revokes the family (CONTRACT §5).
     async fn replayed(&self, token: &str, hash: &str, now: i64) -> Result<Issued, RefreshFailure> {
         let row = sqlx::query(
             "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
@@ -155,16 +203,34 @@ impl Auth {
             return Err(RefreshFailure::Invalid);
         }
         let grace = self.token_config().reuse_grace.as_millis() as i64;
-        if now - spent_at > grace {
-            self.revoke_family(&sid, now).await?;
-            tracing::warn!(
-                security_event = "refresh_token_reuse",
+        if now - spent_at <= grace {
+            return self.newest_of_chain(token, &sid, now).await;
+        }
+        if let Some(issued) = self.lost_answer(token, hash, &sid, now).await? {
+            tracing::info!(
                 user_id = %user_id,
                 session_id = %sid,
-                "a spent refresh token was presented after the grace window; session revoked"
+                "a refresh answer was lost; its successor was handed out again, once"
             );
-            return Err(RefreshFailure::Invalid);
+            return Ok(issued);
         }
+        self.revoke_family(&sid, now).await?;
+        tracing::warn!(
+            security_event = "refresh_token_reuse",
+            user_id = %user_id,
+            session_id = %sid,
+            "a spent refresh token was presented after the grace window; session revoked"
+        );
+        Err(RefreshFailure::Invalid)
+    }
+
+    /// Inside the grace window: the newest unspent token of the successor chain.
+    async fn newest_of_chain(
+        &self,
+        token: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<Issued, RefreshFailure> {
         let mut current = token.to_owned();
         for _ in 0..MAX_CHAIN {
             current = self.keys().successor(&current);
@@ -172,21 +238,60 @@ impl Auth {
                 "SELECT spent_at, expires_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2",
             )
             .bind(tokens::token_hash(&current))
-            .bind(&sid)
+            .bind(sid)
             .fetch_optional(self.db())
             .await?;
             let Some(next) = next else { break };
             let spent: Option<i64> = next.try_get("spent_at")?;
             let expires: i64 = next.try_get("expires_at")?;
             if spent.is_none() && expires > now {
-                let mut conn = self.db().acquire().await?;
-                let Some(user) = self.live_session_user(&mut conn, &sid, now).await? else {
-                    return Err(RefreshFailure::Invalid);
-                };
-                return Ok(self.pair(user, sid, current));
+                return self.pair_for_live(sid, current, now).await;
             }
         }
         Err(RefreshFailure::Invalid)
+    }
+
+    /// After the grace window: the successor, if it was never used and this parent was never
+    /// replayed late before. One conditional update marks the parent, so of two late replays
+    /// (here or on another instance) exactly one gets the successor.
+    async fn lost_answer(
+        &self,
+        token: &str,
+        hash: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<Option<Issued>, RefreshFailure> {
+        let child = self.keys().successor(token);
+        let _turn = self.write_turn().await;
+        let marked = sqlx::query(
+            "UPDATE refresh_tokens SET replayed_at = $1 \
+             WHERE hash = $2 AND replayed_at IS NULL AND EXISTS ( \
+               SELECT 1 FROM refresh_tokens c \
+               WHERE c.hash = $3 AND c.session_id = $4 AND c.spent_at IS NULL AND c.expires_at > $1)",
+        )
+        .bind(now)
+        .bind(hash)
+        .bind(tokens::token_hash(&child))
+        .bind(sid)
+        .execute(self.db())
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(None);
+        }
+        self.pair_for_live(sid, child, now).await.map(Some)
+    }
+
+    async fn pair_for_live(
+        &self,
+        sid: &str,
+        refresh: String,
+        now: i64,
+    ) -> Result<Issued, RefreshFailure> {
+        let mut conn = self.db().acquire().await?;
+        match self.live_session_user(&mut conn, sid, now).await? {
+            Some(user) => Ok(self.pair(user, sid.to_owned(), refresh)),
+            None => Err(RefreshFailure::Invalid),
+        }
     }
 
     async fn live_session_user(
@@ -236,14 +341,38 @@ impl Auth {
         Ok(())
     }
 
-    /// The session a refresh token belongs to, if any (for logout by refresh token).
-    pub async fn session_of_refresh(&self, token: &str) -> Result<Option<String>, sqlx::Error> {
-        sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
-            .bind(tokens::token_hash(token))
-            .fetch_optional(self.db())
-            .await?
-            .map(|r| r.try_get("session_id"))
-            .transpose()
+    /// Signs out (every path: the JSON logout and the app's sign-out): revokes the session the
+    /// refresh token belongs to, and the access token's session if that is another one.
+    pub async fn sign_out(
+        &self,
+        refresh: Option<&str>,
+        access_session: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        let from_refresh = match refresh.filter(|t| !t.is_empty() && t.len() <= 128) {
+            Some(t) => sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
+                .bind(tokens::token_hash(t))
+                .fetch_optional(self.db())
+                .await?
+                .map(|r| r.try_get::<String, _>("session_id"))
+                .transpose()?,
+            None => None,
+        };
+        for sid in [from_refresh.as_deref(), access_session]
+            .into_iter()
+            .flatten()
+        {
+            self.revoke_family(sid, now).await?;
+        }
+        if from_refresh.is_some()
+            && access_session.is_some()
+            && from_refresh.as_deref() != access_session
+        {
+            tracing::info!(
+                "sign-out revoked two sessions: the refresh cookie's and the access token's"
+            );
+        }
+        Ok(())
     }
 
     /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
@@ -257,11 +386,6 @@ impl Auth {
         .execute(self.db())
         .await?;
         Ok(done.rows_affected() == 1)
-    }
-
-    /// Revokes a session whoever owns it (logout with a refresh token).
-    pub async fn end_session(&self, sid: &str) -> Result<(), sqlx::Error> {
-        self.revoke_family(sid, now_ms()).await
     }
 
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
@@ -315,7 +439,7 @@ impl Auth {
             .bind(now - day)
             .execute(self.db())
             .await?;
-        Ok(())
+        self.sweep_idempotency(now).await
     }
 
     fn refresh_ttl_ms(&self) -> i64 {

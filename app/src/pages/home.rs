@@ -26,3 +26,19 @@ pub fn HomePage() -> impl IntoView {
         </section>
     }
 }
+
+/// Any path no route matches. The server answers it with status 404 (the static-file service
+/// sets it; this sets it too, for routers that render the app for unknown paths themselves).
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="card narrow" data-testid="not-found">
+            <h1>"Page not found"</h1>
+            <p>"Nothing lives at this address. " <A href="/">"Go to the start page"</A></p>
+        </section>
+    }
+}

@@ -5,8 +5,8 @@
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::{header, Client, Response};
 use serde_json::{json, Value};
-use sessionflow::server::{config::TokenConfig, db, Auth};
-use std::time::Duration;
+use sessionflow::server::{config::AuthSettings, db, Auth};
+use std::{net::IpAddr, time::Duration};
 
 pub const SECRET: &[u8] = b"integration-tests-secret-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
@@ -43,6 +43,14 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// The static files a built site has: the app's bundle, its style sheet and the icon.
+pub const SITE_FILES: &[(&str, &str)] = &[
+    ("pkg/app.js", "export default function init() {}\n"),
+    ("pkg/app.wasm", "\0asm fake"),
+    ("pkg/app.css", "body { margin: 0 }\n"),
+    ("favicon.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+];
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
@@ -75,14 +83,14 @@ impl TestApp {
         Self::with(backend, |_| {}).await
     }
 
-    pub async fn with(backend: &Backend, tweak: impl FnOnce(&mut TokenConfig)) -> Self {
+    pub async fn with(backend: &Backend, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = fresh_database(backend, dir.path()).await;
         Self::on(db_url, dir, tweak).await
     }
 
     /// Another server process on the same database (restarts, several instances).
-    pub async fn sibling(&self, tweak: impl FnOnce(&mut TokenConfig)) -> Self {
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
         Self::on(
             self.db_url.clone(),
             tempfile::tempdir().expect("temp dir"),
@@ -94,21 +102,35 @@ impl TestApp {
     async fn on(
         db_url: String,
         dir: tempfile::TempDir,
-        tweak: impl FnOnce(&mut TokenConfig),
+        tweak: impl FnOnce(&mut AuthSettings),
     ) -> Self {
         let pool = db::connect(&db_url).await.expect("database connects");
-        let mut tokens = TokenConfig::default();
-        tweak(&mut tokens);
-        let auth = Auth::new(pool, SECRET, tokens, false);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = server::router(auth.clone(), server::leptos_options(addr));
+        let mut settings = AuthSettings {
+            public_origins: vec![format!("http://{addr}")],
+            ..AuthSettings::default()
+        };
+        tweak(&mut settings);
+        let auth = Auth::new(pool, SECRET, settings);
+        let site = dir.path().join("site");
+        for (path, contents) in SITE_FILES {
+            let file = site.join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).expect("site dir");
+            std::fs::write(file, contents).expect("site file");
+        }
+        let mut options = server::leptos_options(addr);
+        options.site_root = site.to_string_lossy().into_owned().into();
+        let router = server::router(auth.clone(), options);
         let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service())
-                .await
-                .expect("serve");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .expect("serve");
         });
         Self {
             base: format!("http://{addr}"),
@@ -129,6 +151,17 @@ impl TestApp {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client")
+    }
+
+    /// A client with no cookie jar whose requests leave from `ip` (any 127.x.y.z is this
+    /// machine): a separate client as far as per-address limits go.
+    pub fn client_at(&self, ip: &str) -> Client {
+        Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .local_address(ip.parse::<IpAddr>().expect("an address"))
             .build()
             .expect("client")
     }
@@ -171,6 +204,29 @@ impl TestApp {
             body["refresh_token"].as_str().expect("refresh").to_owned(),
             body["user"]["id"].as_str().expect("id").to_owned(),
         )
+    }
+
+    /// Signs in again over the body transport: another session of an existing account.
+    pub async fn register_body_again(&self, email: &str) -> (String, String, String) {
+        let body: Value = self
+            .bare()
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": PASSWORD, "transport": "body"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        (
+            body["access_token"].as_str().expect("access").to_owned(),
+            body["refresh_token"].as_str().expect("refresh").to_owned(),
+            body["user"]["id"].as_str().expect("id").to_owned(),
+        )
+    }
+
+    pub async fn refresh_body_owned(&self, token: String) -> Response {
+        self.refresh_body(&token).await
     }
 
     pub async fn refresh_body(&self, token: &str) -> Response {
@@ -264,4 +320,154 @@ pub fn sid_of(access: &str) -> String {
         .as_str()
         .expect("sid")
         .to_owned()
+}
+
+/// A tiny reverse proxy on 127.0.0.1:0 in front of `upstream`, as a deployment would have: it
+/// forwards every request with its own `Host` (the upstream's) and appends the address it was
+/// reached from to `X-Forwarded-For`.
+pub struct Proxy {
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Proxy {
+    pub async fn start(upstream: &str) -> Self {
+        use axum::{
+            body::{to_bytes, Body},
+            extract::{ConnectInfo, Request, State},
+            response::Response,
+        };
+        use std::net::SocketAddr;
+
+        async fn forward(
+            State(upstream): State<String>,
+            ConnectInfo(peer): ConnectInfo<SocketAddr>,
+            req: Request,
+        ) -> Response {
+            let (parts, body) = req.into_parts();
+            let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
+            let url = format!(
+                "{upstream}{}",
+                parts.uri.path_and_query().map_or("/", |p| p.as_str())
+            );
+            let mut out = Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client")
+                .request(parts.method.clone(), url);
+            let mut forwarded = Vec::new();
+            for (name, value) in &parts.headers {
+                match name.as_str() {
+                    "host" | "content-length" | "connection" => {}
+                    "x-forwarded-for" => forwarded.push(value.to_str().unwrap_or("").to_owned()),
+                    _ => out = out.header(name, value),
+                }
+            }
+            forwarded.push(peer.ip().to_string());
+            let res = out
+                .header("x-forwarded-for", forwarded.join(", "))
+                .body(body)
+                .send()
+                .await
+                .expect("upstream answers");
+            let mut back = Response::builder().status(res.status());
+            for (name, value) in res.headers() {
+                if !matches!(
+                    name.as_str(),
+                    "content-length" | "transfer-encoding" | "connection"
+                ) {
+                    back = back.header(name, value);
+                }
+            }
+            back.body(Body::from(res.bytes().await.unwrap_or_default()))
+                .expect("response")
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = axum::Router::new()
+            .fallback(forward)
+            .with_state(upstream.to_owned());
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("proxy serves");
+        });
+        Self {
+            base: format!("http://{addr}"),
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// Holds the write lock on a refresh token's row (PostgreSQL) or on the whole database
+/// (SQLite: another connection's `BEGIN IMMEDIATE`), as a slow or busy database would, until
+/// released.
+pub struct HeldLock(sqlx::AnyConnection);
+
+impl HeldLock {
+    pub async fn on_refresh_token(app: &TestApp, token: &str) -> Self {
+        use sha2::Digest;
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&app.db_url)
+            .await
+            .expect("second connection");
+        if app.db_url.starts_with("sqlite:") {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut conn)
+                .await
+                .expect("write lock");
+        } else {
+            let hash = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+            sqlx::query("BEGIN")
+                .execute(&mut conn)
+                .await
+                .expect("begin");
+            sqlx::query("SELECT hash FROM refresh_tokens WHERE hash = $1 FOR UPDATE")
+                .bind(hash)
+                .fetch_one(&mut conn)
+                .await
+                .expect("row lock");
+        }
+        Self(conn)
+    }
+
+    /// Locks a whole table against writes (PostgreSQL only).
+    pub async fn on_table(app: &TestApp, table: &str) -> Self {
+        use sqlx::Connection;
+        let mut conn = sqlx::AnyConnection::connect(&app.db_url)
+            .await
+            .expect("second connection");
+        sqlx::query("BEGIN")
+            .execute(&mut conn)
+            .await
+            .expect("begin");
+        sqlx::query(&format!("LOCK TABLE {table} IN EXCLUSIVE MODE"))
+            .execute(&mut conn)
+            .await
+            .expect("table lock");
+        Self(conn)
+    }
+
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.0)
+            .await
+            .expect("release");
+    }
 }

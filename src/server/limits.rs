@@ -1,0 +1,205 @@
+//! Bounded, abuse-resistant sign-in (CONTRACT §6, DESIGN §11): rate limits per client address and
+//! per (address, account), and a password-hashing pool with a short queue.
+//!
+//! Keying by address and (address, account), never by account alone, means nobody can lock an
+//! owner out from elsewhere: someone else's failures fill someone else's buckets.
+
+use super::config::{Limits, RateLimit};
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::{
+    net::IpAddr,
+    num::NonZeroU32,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+};
+use tokio::sync::Semaphore;
+
+/// What is being attempted; each has its own buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    SignIn,
+    Register,
+}
+
+type ByAccount = DefaultKeyedRateLimiter<(IpAddr, String)>;
+
+pub(crate) struct Limiter {
+    sign_in: (DefaultKeyedRateLimiter<IpAddr>, ByAccount),
+    register: (DefaultKeyedRateLimiter<IpAddr>, ByAccount),
+}
+
+fn quota(limit: RateLimit) -> Quota {
+    let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+    let every = (limit.per / burst.get()).max(std::time::Duration::from_millis(1));
+    Quota::with_period(every)
+        .expect("a period of at least 1 ms")
+        .allow_burst(burst)
+}
+
+impl Limiter {
+    pub fn new(limits: &Limits) -> Self {
+        let pair = || {
+            (
+                RateLimiter::keyed(quota(limits.per_address)),
+                RateLimiter::keyed(quota(limits.per_account)),
+            )
+        };
+        Self {
+            sign_in: pair(),
+            register: pair(),
+        }
+    }
+
+    /// Takes one attempt from the address's and the (address, account) bucket, or says how many
+    /// seconds to wait.
+    pub fn check(&self, attempt: Attempt, ip: IpAddr, account: &str) -> Result<(), u64> {
+        let (by_address, by_account) = match attempt {
+            Attempt::SignIn => &self.sign_in,
+            Attempt::Register => &self.register,
+        };
+        let wait = |not_until: governor::NotUntil<_>| {
+            let now = governor::clock::DefaultClock::default().now();
+            not_until.wait_time_from(now).as_secs().max(1)
+        };
+        by_address.check_key(&ip).map_err(wait)?;
+        by_account
+            .check_key(&(ip, account.to_owned()))
+            .map_err(wait)
+    }
+
+    pub fn retain_recent(&self) {
+        for (a, b) in [&self.sign_in, &self.register] {
+            a.retain_recent();
+            b.retain_recent();
+        }
+    }
+}
+
+/// The hashing pool is full: answer 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// At most `workers` hashes at once, at most `queue` more waiting; everything else is refused at
+/// once. A waiting job whose request went away leaves the queue without running (dropping the
+/// future drops its place); a running one finishes and only then frees its worker, so the bound
+/// holds even when clients hang up.
+pub(crate) struct HashPool {
+    workers: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl HashPool {
+    pub fn new(limits: &Limits) -> Self {
+        let workers = limits.hash_workers.max(1);
+        Self {
+            workers: Arc::new(Semaphore::new(workers)),
+            admitted: Arc::new(Semaphore::new(workers + limits.hash_queue)),
+            running: Arc::default(),
+            peak: Arc::default(),
+        }
+    }
+
+    pub async fn run<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, Busy> {
+        let ticket = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Busy)?;
+        let worker = self
+            .workers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Busy)?;
+        let (running, peak) = (self.running.clone(), self.peak.clone());
+        tokio::task::spawn_blocking(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let out = job();
+            running.fetch_sub(1, Ordering::SeqCst);
+            drop((worker, ticket));
+            out
+        })
+        .await
+        .map_err(|_| Busy)
+    }
+
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn limits(burst: u32, workers: usize, queue: usize) -> Limits {
+        Limits {
+            per_address: RateLimit {
+                burst: burst * 3,
+                per: Duration::from_secs(60),
+            },
+            per_account: RateLimit {
+                burst,
+                per: Duration::from_secs(60),
+            },
+            hash_workers: workers,
+            hash_queue: queue,
+        }
+    }
+
+    #[test]
+    fn one_address_failing_on_an_account_does_not_touch_another_address() {
+        let l = Limiter::new(&limits(3, 1, 1));
+        let (attacker, owner): (IpAddr, IpAddr) =
+            ("10.0.0.2".parse().unwrap(), "10.0.0.3".parse().unwrap());
+        for _ in 0..3 {
+            assert!(l.check(Attempt::SignIn, attacker, "ada").is_ok());
+        }
+        assert!(l.check(Attempt::SignIn, attacker, "ada").unwrap_err() >= 1);
+        assert!(l.check(Attempt::SignIn, owner, "ada").is_ok());
+        assert!(
+            l.check(Attempt::Register, attacker, "ada").is_ok(),
+            "registration has its own buckets"
+        );
+    }
+
+    #[test]
+    fn one_address_spraying_many_accounts_hits_its_address_bucket() {
+        let l = Limiter::new(&limits(3, 1, 1));
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        let refused = (0..20)
+            .filter(|i| l.check(Attempt::SignIn, ip, &format!("user{i}")).is_err())
+            .count();
+        assert_eq!(refused, 20 - 9);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_runs_at_most_its_workers_and_refuses_beyond_its_queue() {
+        let pool = Arc::new(HashPool::new(&limits(1, 2, 3)));
+        let jobs = (0..20).map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(|| std::thread::sleep(Duration::from_millis(50)))
+                    .await
+            })
+        });
+        let results = futures::future::join_all(jobs).await;
+        let done = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+        let busy = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Err(Busy))))
+            .count();
+        assert_eq!(done + busy, 20);
+        assert!((2..=5).contains(&done), "{done} ran");
+        assert!(pool.peak() <= 2, "peak {}", pool.peak());
+    }
+}
