@@ -50,6 +50,8 @@ export default defineConfig({
       JWT_SECRET: 'end-to-end-tests-only-secret-0123456789abcdef',
       ACCESS_TOKEN_TTL: process.env.E2E_ACCESS_TTL ?? '2s',
       JWT_LEEWAY: '0s',
+      // Every test signs up from 127.0.0.1; the limits themselves are tested in server/tests.
+      AUTH_RATE_LIMIT_PER_ADDRESS: '1000/1m',
       RUST_LOG: 'warn',
     },
   },

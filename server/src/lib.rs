@@ -142,8 +142,8 @@ pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
 
 /// 200 when the database answers, 503 otherwise.
 async fn healthz(State(auth): State<Auth>) -> (StatusCode, &'static str) {
-    match sqlx::query("SELECT 1").execute(auth.db()).await {
-        Ok(_) => (StatusCode::OK, "ok"),
+    match auth.health().await {
+        Ok(()) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")

@@ -37,7 +37,8 @@ async fn run() -> anyhow::Result<()> {
         .map_err(|e| {
             anyhow::anyhow!("LEPTOS_SITE_ADDR={}: cannot listen: {e}", config.site_addr)
         })?;
-    tracing::info!("listening on http://{}", config.site_addr);
+    let bound = listener.local_addr().unwrap_or(config.site_addr);
+    tracing::info!("listening on http://{bound}");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

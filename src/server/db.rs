@@ -50,6 +50,28 @@ pub async fn connect(url: &str) -> Result<AnyPool, ConfigError> {
     Ok(pool)
 }
 
+impl super::Auth {
+    /// Whether the database can take the writes signing in needs. PostgreSQL: it answers.
+    /// SQLite: a reader always gets through (WAL), so this takes the write lock for an instant
+    /// (`BEGIN IMMEDIATE`, then `ROLLBACK`), which fails after the busy timeout while another
+    /// process holds it.
+    pub async fn health(&self) -> Result<(), sqlx::Error> {
+        let Some(turn) = self.0.sqlite_writes.as_ref() else {
+            sqlx::query("SELECT 1").execute(self.db()).await?;
+            return Ok(());
+        };
+        let _turn = turn.lock().await;
+        let mut conn = self.db().acquire().await?;
+        conn.execute("BEGIN IMMEDIATE").await?;
+        if let Err(e) = conn.execute("ROLLBACK").await {
+            // Never hand a connection with an open transaction back to the pool.
+            conn.detach();
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
 /// `sqlite://data/app.db?mode=rwc` → `data/app.db`.
 fn sqlite_path(url: &str) -> Option<&Path> {
     let rest = url
