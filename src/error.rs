@@ -13,6 +13,7 @@ use std::fmt;
 
 /// The error codes of CONTRACT §6, one variant each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     MissingToken,
@@ -77,6 +78,7 @@ impl fmt::Display for ErrorCode {
 
 /// `{"error": CODE, "message": TEXT}`: what every failed request answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{message} ({error})")]
 pub struct ApiError {
     pub error: ErrorCode,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// A signed-in user as pages and API clients see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub id: String,
     pub email: String,

@@ -8,7 +8,7 @@ use axum::{
     extract::{FromRef, State},
     http::{header, HeaderValue, StatusCode},
     middleware::{from_fn, from_fn_with_state, map_response},
-    routing::{get, post},
+    routing::get,
     Router,
 };
 use leptos::prelude::*;
@@ -97,13 +97,15 @@ pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
         .precompressed_br()
         .precompressed_gzip()
         .not_found_service(not_found);
-    let api = Router::new()
-        .merge(sessionflow::server::api::router())
-        .route(
-            "/api/notes",
-            get(notes_api::list).merge(post(notes_api::create).route_layer(idempotent.clone())),
-        )
-        .route("/healthz", get(healthz));
+    let (api, description) = api_routes(&auth);
+    let description = Arc::new(description);
+    let api = api.route(
+        OPENAPI_PATH,
+        get(move || {
+            let description = description.clone();
+            async move { axum::Json(description.as_ref().clone()) }
+        }),
+    );
     let reload = std::env::var_os("LEPTOS_WATCH").is_some();
     let page_headers = Arc::new(PagePolicyHeaders {
         connect_src: if reload {
@@ -140,7 +142,44 @@ pub fn router(auth: Auth, leptos_options: LeptosOptions) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
+/// Where the OpenAPI description of the JSON API is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// The JSON API's routes and, built from the same handlers, its OpenAPI 3.1 description.
+fn api_routes(auth: &Auth) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa_axum::{router::OpenApiRouter, routes};
+    let notes = OpenApiRouter::new()
+        .routes(routes!(notes_api::list, notes_api::create))
+        .route_layer(from_fn_with_state(auth.clone(), idempotency));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(sessionflow::server::api::router())
+        .merge(notes)
+        .routes(routes!(healthz))
+        .split_for_parts()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "sessionflow notes", description = "The JSON API of CONTRACT §6."),
+    tags((name = "notes", description = "Private notes"), (name = "health"))
+)]
+struct ApiDoc;
+
+/// The whole description: the engine's part and the app's.
+impl ApiDoc {
+    fn openapi() -> utoipa::openapi::OpenApi {
+        let mut doc = <Self as utoipa::OpenApi>::openapi();
+        doc.merge(<sessionflow::server::api::AuthApi as utoipa::OpenApi>::openapi());
+        doc
+    }
+}
+
 /// 200 when the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses(
+        (status = 200, description = "The database answers (and, on SQLite, takes writes)", body = String),
+        (status = 503, description = "The database is down, locked or slow", body = String),
+    ))]
 async fn healthz(State(auth): State<Auth>) -> (StatusCode, &'static str) {
     match auth.health().await {
         Ok(()) => (StatusCode::OK, "ok"),

@@ -10,13 +10,21 @@ use sessionflow::{
     ApiError,
 };
 
-#[derive(serde::Deserialize)]
+/// A note to create.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct NewNote {
     title: String,
     #[serde(default)]
     body: String,
 }
 
+#[utoipa::path(get, path = "/api/notes", tag = "notes",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's notes, newest first", body = Vec<app::model::Note>),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 pub async fn list(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,
@@ -26,6 +34,21 @@ pub async fn list(
 
 /// 201 with the note. The same `Idempotency-Key` again answers exactly as the first call did
 /// (201, the same note) and creates nothing.
+#[utoipa::path(post, path = "/api/notes", tag = "notes", request_body = NewNote,
+    security(("bearer" = []), ("cookie" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+        description = "At most 255 visible ASCII characters; the same key again answers the first call's answer")),
+    responses(
+        (status = 201, description = "Created (or the replay of the first call with this key)", body = app::model::Note),
+        (status = 400, description = "Malformed body, invalid note or key (`validation`)", body = ApiError),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 409, description = "The first call with this key is still running (`conflict`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 422, description = "The key was used with another body (`validation`)", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 pub async fn create(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,

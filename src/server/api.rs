@@ -1,4 +1,6 @@
-//! The JSON API of CONTRACT §6 for the auth endpoints (`/api/auth/*`, `/api/me`).
+//! The JSON API of CONTRACT §6 for the auth endpoints (`/api/auth/*`, `/api/me`), described by
+//! OpenAPI from the handlers themselves (`utoipa`): [`router`] builds the routes and their
+//! description together, so the two cannot drift apart.
 
 use super::{
     accounts::Attempter,
@@ -16,8 +18,7 @@ use axum::{
     extract::{rejection::JsonRejection, FromRef, FromRequest, Path, Request, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
-    Json, Router,
+    Json,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tower_cookies::Cookies;
@@ -54,29 +55,32 @@ fn json_rejection(rejection: JsonRejection) -> Response {
     (status, Json(ApiError::new(ErrorCode::Validation, message))).into_response()
 }
 
-#[derive(Deserialize)]
-struct Credentials {
+/// Sign-in or registration.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Credentials {
     email: String,
     password: String,
+    /// `body`: also return the refresh token in the body and set no cookies.
     #[serde(default)]
     transport: Option<Transport>,
 }
 
-#[derive(Deserialize, PartialEq, Eq, Clone, Copy)]
+#[derive(Deserialize, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-enum Transport {
+pub enum Transport {
     Cookie,
     Body,
 }
 
-#[derive(Deserialize, Default)]
-struct RefreshBody {
+/// A refresh token sent in the body (clients without a cookie jar); otherwise the cookie is used.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+pub struct RefreshBody {
     refresh_token: Option<String>,
 }
 
 /// The token response of §6.
-#[derive(Serialize)]
-struct TokenResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -85,21 +89,57 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-/// The routes, to be nested at the root (`/api/auth/*`, `/api/me`).
-pub fn router<S>() -> Router<S>
+/// The routes and their OpenAPI description, to be merged at the root (`/api/auth/*`,
+/// `/api/me`).
+pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Auth: FromRef<S>,
 {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/logout-all", post(logout_all))
-        .route("/api/auth/sessions", get(sessions))
-        .route("/api/auth/sessions/{id}", delete(delete_session))
-        .route("/api/me", get(me))
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(sessions))
+        .routes(routes!(delete_session))
+        .routes(routes!(me))
+}
+
+/// The engine's part of the OpenAPI document: schemas and the two ways to present an access
+/// token (`Authorization: Bearer` or the `access_token` cookie).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    components(schemas(ApiError, crate::error::ErrorCode, User, TokenResponse)),
+    modifiers(&SecuritySchemes),
+    tags((name = "auth", description = "Accounts, sessions and tokens"))
+)]
+pub struct AuthApi;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(cookies::ACCESS_COOKIE))),
+        );
+    }
 }
 
 fn user_agent(headers: &HeaderMap) -> Option<&str> {
@@ -133,6 +173,17 @@ fn issued_response(
     res
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 201, description = "Signed up and in; cookies set", body = TokenResponse),
+        (status = 400, description = "Malformed body or invalid email/password (`validation`)", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 409, description = "The email is taken (`conflict`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 429, description = "Too many attempts (`rate_limited`, `Retry-After`)", body = ApiError),
+        (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
+    ))]
 async fn register(
     State(auth): State<Auth>,
     jar: Cookies,
@@ -157,6 +208,17 @@ async fn register(
     ))
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in; cookies set unless `transport` is `body`", body = TokenResponse),
+        (status = 400, description = "Malformed body (`validation`)", body = ApiError),
+        (status = 401, description = "`invalid_credentials`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 429, description = "Too many attempts (`rate_limited`, `Retry-After`)", body = ApiError),
+        (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
+    ))]
 async fn login(
     State(auth): State<Auth>,
     jar: Cookies,
@@ -201,6 +263,15 @@ fn presented_refresh(headers: &HeaderMap, body: axum::body::Bytes) -> (Option<St
     }
 }
 
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Optional: without it the `refresh_token` cookie is used"),
+    responses(
+        (status = 200, description = "Rotated; a new pair", body = TokenResponse),
+        (status = 401, description = "`invalid_refresh_token`; both cookies cleared", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 503, description = "Database unavailable; cookies kept", body = ApiError),
+    ))]
 async fn refresh(
     State(auth): State<Auth>,
     jar: Cookies,
@@ -227,6 +298,14 @@ async fn refresh(
     }
 }
 
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Optional: the refresh cookie or an access token work too"),
+    responses(
+        (status = 204, description = "The session is revoked and both cookies cleared"),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 async fn logout(
     State(auth): State<Auth>,
     jar: Cookies,
@@ -243,6 +322,14 @@ async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is revoked"),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 async fn logout_all(
     State(auth): State<Auth>,
     jar: Cookies,
@@ -253,6 +340,13 @@ async fn logout_all(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<super::sessions::SessionInfo>),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 async fn sessions(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,
@@ -260,6 +354,16 @@ async fn sessions(
     Ok(Json(auth.list_sessions(&who).await.map_err(db_error)?).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
+    responses(
+        (status = 204, description = "The session is revoked"),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 404, description = "Not one of the caller's sessions (`not_found`)", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 async fn delete_session(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,
@@ -276,6 +380,13 @@ async fn delete_session(
     }
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = User),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
 async fn me(CurrentUser(who): CurrentUser) -> Json<User> {
     Json(who.user)
 }

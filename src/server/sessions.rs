@@ -24,7 +24,7 @@ impl From<sqlx::Error> for RefreshFailure {
 }
 
 /// A row of the sessions page / `GET /api/auth/sessions`.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub id: String,
     pub created_at: String,
