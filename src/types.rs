@@ -167,4 +167,29 @@ mod tests {
         }
         assert_eq!(safe_next(None), "/");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsed_emails_are_trimmed_lowercase_and_parse_to_themselves(raw in "\\PC{0,80}") {
+            if let Ok(e) = Email::parse(&raw) {
+                proptest::prop_assert_eq!(e.as_str(), e.as_str().trim().to_lowercase());
+                proptest::prop_assert_eq!(Email::parse(e.as_str()).unwrap(), e);
+            }
+        }
+
+        #[test]
+        fn next_is_always_a_local_path(raw in "\\PC{0,40}") {
+            let next = safe_next(Some(&raw));
+            proptest::prop_assert!(next.starts_with('/') && !next.starts_with("//"));
+            proptest::prop_assert!(!next.contains('\\') && !next.chars().any(char::is_control));
+        }
+
+        #[test]
+        fn next_params_keep_their_value_whole_and_decode_back(path in "/\\PC{0,40}") {
+            let param = next_param(&path);
+            proptest::prop_assert!(!param.contains(['&', '#', ' ', '+']));
+            let back = percent_encoding::percent_decode_str(&param).decode_utf8().unwrap();
+            proptest::prop_assert_eq!(back, path);
+        }
+    }
 }

@@ -13,8 +13,10 @@ use sessionflow::{
 /// A note to create.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct NewNote {
+    #[schema(min_length = 1, max_length = 200, example = "Remember the milk")]
     title: String,
     #[serde(default)]
+    #[schema(max_length = 20000)]
     body: String,
 }
 

@@ -401,6 +401,7 @@ async fn unknown_paths_answer_a_404_page_that_shows_who_is_signed_in() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let browser = app.browser();
     app.register(&browser, "ada@example.com").await;
+    let (logs, _capturing) = Logs::capture();
     for path in ["/no-such-page", "/favicon.ico", "/notes/elsewhere"] {
         let res = browser
             .get(app.url(path))
@@ -418,6 +419,11 @@ async fn unknown_paths_answer_a_404_page_that_shows_who_is_signed_in() {
         );
         assert!(html.contains(r#"rel="icon""#), "the page links its icon");
     }
+    assert!(
+        !logs.text().contains("ERROR"),
+        "a 404 is no error: {}",
+        logs.text()
+    );
     assert_eq!(
         browser
             .get(app.url("/favicon.svg"))

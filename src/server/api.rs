@@ -58,7 +58,9 @@ fn json_rejection(rejection: JsonRejection) -> Response {
 /// Sign-in or registration.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
+    #[schema(format = "email", max_length = 254, example = "ada@example.com")]
     email: String,
+    #[schema(min_length = 8, max_length = 1024, example = "correct horse battery")]
     password: String,
     /// `body`: also return the refresh token in the body and set no cookies.
     #[serde(default)]

@@ -562,4 +562,27 @@ mod tests {
         );
         assert_eq!(redact_url("sqlite://data/app.db"), "sqlite://data/app.db");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_setting_value_parses_or_names_its_variable(raw in "\\PC{0,30}") {
+            for var in ["ACCESS_TOKEN_TTL", "REFRESH_REUSE_GRACE", "JWT_LEEWAY", "PUBLIC_URL",
+                        "TRUSTED_PROXIES", "AUTH_RATE_LIMIT_PER_ADDRESS", "PASSWORD_HASH_WORKERS"] {
+                match parse(&[(var, &raw)]) {
+                    Ok(c) => {
+                        proptest::prop_assert!(c.auth.tokens.reuse_grace <= MAX_GRACE);
+                        proptest::prop_assert!(c.auth.tokens.leeway <= MAX_GRACE);
+                    }
+                    Err(e) => proptest::prop_assert_eq!(e.var, var),
+                }
+            }
+        }
+
+        #[test]
+        fn origins_are_stable_under_reparsing(raw in "(https?://)?[a-zA-Z0-9.:\\[\\]/@-]{0,30}") {
+            if let Ok(origin) = origin_of(&raw) {
+                proptest::prop_assert_eq!(origin_of(&origin), Ok(origin.clone()));
+            }
+        }
+    }
 }

@@ -219,4 +219,24 @@ mod tests {
     fn an_empty_access_cookie_counts_as_missing() {
         assert_eq!(access_token(&headers(&[("cookie", "access_token=")])), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn token_extraction_takes_any_header_bytes(
+            auth in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            cookies in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let mut h = HeaderMap::new();
+            if let Ok(v) = HeaderValue::from_bytes(&auth) {
+                h.insert(header::AUTHORIZATION, v);
+            }
+            if let Ok(v) = HeaderValue::from_bytes(&cookies) {
+                h.insert(header::COOKIE, v);
+            }
+            let _ = access_token(&h);
+            if let Some(v) = cookie(&h, "refresh_token") {
+                proptest::prop_assert!(!v.contains(';'));
+            }
+        }
+    }
 }

@@ -211,4 +211,20 @@ mod tests {
         assert_ne!(k.successor(&parent), other.successor(&parent));
         assert_ne!(k.successor(&parent), parent);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn a_token_altered_anywhere_never_verifies(at in 0usize..400, extra in "[A-Za-z0-9_.=-]{1,4}") {
+            let k = keys();
+            let (token, _) = k.issue("u", "s", 60);
+            let at = at % (token.len() + 1);
+            let altered = format!("{}{extra}{}", &token[..at], &token[at..]);
+            proptest::prop_assert!(k.verify(&altered).is_err(), "{}", altered);
+        }
+
+        #[test]
+        fn arbitrary_text_never_verifies_and_never_panics(raw in "\\PC{0,300}") {
+            proptest::prop_assert!(keys().verify(&raw).is_err());
+        }
+    }
 }

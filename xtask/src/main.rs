@@ -22,12 +22,14 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("lint") => setup(false).and_then(|()| lint()),
         Some("bench") => bench(args.iter().any(|a| a == "--http")),
+        Some("fuzz") => fuzz(seconds_arg(&args).unwrap_or(60)),
+        Some("deny") => deny(),
         Some("setup") => setup(true).and_then(|()| e2e_tools()),
         // What CI needs: no wasm-opt (tests use the debug build), the end-to-end tools.
         Some("setup-ci") => setup(false).and_then(|()| e2e_tools()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <dev|serve|build|test|lint|bench [--http]|setup|setup-ci>"
+                "usage: cargo xtask <dev|serve|build|test|lint|deny|fuzz [--seconds N]|bench [--http]|setup|setup-ci>"
             );
             return ExitCode::from(2);
         }
@@ -283,4 +285,204 @@ fn bench(http: bool) -> Result {
     )?;
     step("wrk against the release server");
     run("bash", &["xtask/bench-http.sh"])
+}
+
+/// `--seconds N` from the arguments.
+fn seconds_arg(args: &[String]) -> Option<u64> {
+    let at = args.iter().position(|a| a == "--seconds")?;
+    args.get(at + 1)?.parse().ok()
+}
+
+/// Installs a cargo subcommand when it is missing.
+fn cargo_tool(bin: &str, krate: &str) -> Result {
+    if cargo_bin(bin).exists() {
+        return Ok(());
+    }
+    step(&format!(
+        "installing {krate} (a few minutes the first time)"
+    ));
+    run("cargo", &["install", krate, "--locked"])
+}
+
+/// `cargo deny`: licences, duplicate majors (reported), sources; advisories when the RustSec
+/// database can be fetched (or is already on this machine).
+fn deny() -> Result {
+    cargo_tool("cargo-deny", "cargo-deny")?;
+    step("cargo deny: licences, bans, sources");
+    run(
+        "cargo",
+        &["deny", "--offline", "check", "licenses", "bans", "sources"],
+    )?;
+    step("cargo deny: advisories");
+    if run("cargo", &["deny", "check", "advisories"]).is_ok() {
+        return Ok(());
+    }
+    let home = env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_default()).join(".cargo"));
+    let have_db = std::fs::read_dir(home.join("advisory-dbs"))
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
+    if have_db {
+        run("cargo", &["deny", "--offline", "check", "advisories"])
+    } else {
+        eprintln!(
+            "    the RustSec advisory database could not be fetched (no route to github.com): \
+             advisories not checked"
+        );
+        Ok(())
+    }
+}
+
+/// Fuzzing, bounded in time: each cargo-fuzz target for `seconds`, then schemathesis against
+/// the OpenAPI description of a freshly started debug server.
+fn fuzz(seconds: u64) -> Result {
+    cargo_tool("cargo-fuzz", "cargo-fuzz")?;
+    let target_dir = PathBuf::from("target").join("fuzz");
+    let target_dir = target_dir.to_str().unwrap_or("target/fuzz").to_owned();
+    let budget = format!("-max_total_time={seconds}");
+    for target in ["access_tokens", "inputs"] {
+        step(&format!("cargo fuzz run {target} for {seconds} s"));
+        // cargo-fuzz needs nightly flags; the stable compiler accepts them under bootstrap.
+        run_env(
+            "cargo",
+            &[
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "xtask/fuzz",
+                "--target-dir",
+                &target_dir,
+                target,
+                "--",
+                &budget,
+            ],
+            &[("RUSTC_BOOTSTRAP", "1")],
+        )?;
+    }
+    schemathesis(seconds)
+}
+
+fn schemathesis(seconds: u64) -> Result {
+    let venv = PathBuf::from("target").join("schemathesis-venv");
+    let st = venv.join("bin").join("schemathesis");
+    if !st.exists() {
+        step("installing schemathesis (pip, in target/schemathesis-venv)");
+        run(
+            "python3",
+            &["-m", "venv", venv.to_str().unwrap_or_default()],
+        )?;
+        let pip = venv.join("bin").join("pip");
+        run(
+            pip.to_str().unwrap_or("pip"),
+            &["install", "-q", "schemathesis"],
+        )?;
+    }
+    step("building the server (debug)");
+    run("cargo", &["build", "-p", "server"])?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = std::env::temp_dir().join(format!("sessionflow-fuzz-{port}"));
+    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let mut server = Command::new("target/debug/server")
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/fuzz.db?mode=rwc", data.display()),
+        )
+        .env("JWT_SECRET", "schemathesis-only-secret-0123456789abcdef")
+        .env("AUTH_RATE_LIMIT_PER_ADDRESS", "100000/1m")
+        .env("AUTH_RATE_LIMIT_PER_ACCOUNT", "100000/1m")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .map_err(|e| format!("cannot start the server: {e}"))?;
+    let result = (|| {
+        wait_until_up(&base)?;
+        let schema = format!("{base}/api/openapi.json");
+        let checks = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance";
+        let time = seconds.to_string();
+        // Signing out revokes the token the other operations use: those run last, on their own.
+        let token = access_token(&base, "fuzz-1@example.com")?;
+        step(&format!(
+            "schemathesis: every operation but sign-out, {seconds} s"
+        ));
+        let header = format!("Authorization: Bearer {token}");
+        run(
+            st.to_str().unwrap_or_default(),
+            &[
+                "run",
+                &schema,
+                "--checks",
+                checks,
+                "-H",
+                &header,
+                "--max-time",
+                &time,
+                "--exclude-path-regex",
+                "logout",
+            ],
+        )?;
+        let token = access_token(&base, "fuzz-2@example.com")?;
+        step("schemathesis: sign-out");
+        let header = format!("Authorization: Bearer {token}");
+        run(
+            st.to_str().unwrap_or_default(),
+            &[
+                "run",
+                &schema,
+                "--checks",
+                checks,
+                "-H",
+                &header,
+                "--max-time",
+                "20",
+                "--include-path-regex",
+                "logout",
+            ],
+        )
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+fn wait_until_up(base: &str) -> Result {
+    for _ in 0..100 {
+        if output("curl", &["-sf", &format!("{base}/healthz")]).is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    Err(format!("the server at {base} did not come up"))
+}
+
+/// Registers an account and returns its access token.
+fn access_token(base: &str, email: &str) -> Result<String> {
+    let body =
+        format!(r#"{{"email":"{email}","password":"schemathesis-password","transport":"body"}}"#);
+    let out = output(
+        "curl",
+        &[
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            &body,
+            &format!("{base}/api/auth/register"),
+        ],
+    )
+    .ok_or("registering the fuzzing account failed")?;
+    let token = out
+        .split(r#""access_token":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no access token in the answer")?;
+    Ok(token.to_owned())
 }
