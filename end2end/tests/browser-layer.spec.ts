@@ -124,7 +124,7 @@ test('a refresh answering 500 keeps the user signed in and offers a retry', asyn
 
   await page.getByTestId('note-title').fill('saved on the second try');
   await page.getByTestId('note-submit').click();
-  await expect(page.getByTestId('error')).toHaveAttribute('data-code', 'unavailable');
+  await expect(page.getByTestId('error').first()).toHaveAttribute('data-code', 'unavailable');
   await expect(page.getByTestId('retry').first()).toBeVisible();
   await expect(page).toHaveURL(/\/notes$/);
   expect(await refreshToken(context)).toBe(before);
