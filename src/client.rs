@@ -16,6 +16,11 @@ use std::future::Future;
 /// The app's server-function client: retries through the global on-failure hook in the browser.
 pub struct AuthClient;
 
+/// The per-call opt-out (CONTRACT §8): the same layer — timeouts, the idempotency key — but the
+/// hook is never asked and nothing is retried. For the sign-in call itself and for polling:
+/// `#[server(client = sessionflow::DirectClient)]`.
+pub struct DirectClient;
+
 #[cfg(feature = "hydrate")]
 type Res = crate::browser::AuthResponse;
 #[cfg(not(feature = "hydrate"))]
@@ -33,6 +38,42 @@ where
     fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
         #[cfg(feature = "hydrate")]
         return crate::browser::send::<E>(req);
+        #[cfg(not(feature = "hydrate"))]
+        return <BrowserClient as Client<E, IS, OS>>::send(req);
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn open_websocket(
+        path: &str,
+    ) -> impl Future<
+        Output = Result<
+            (
+                impl futures::Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
+                impl futures::Sink<Bytes> + Send + 'static,
+            ),
+            E,
+        >,
+    > + Send {
+        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+    }
+
+    fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+        <BrowserClient as Client<E, IS, OS>>::spawn(future)
+    }
+}
+
+impl<E, IS, OS> Client<E, IS, OS> for DirectClient
+where
+    E: FromServerFnError,
+    IS: FromServerFnError,
+    OS: FromServerFnError,
+{
+    type Request = BrowserRequest;
+    type Response = Res;
+
+    fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+        #[cfg(feature = "hydrate")]
+        return crate::browser::send_direct::<E>(req);
         #[cfg(not(feature = "hydrate"))]
         return <BrowserClient as Client<E, IS, OS>>::send(req);
     }

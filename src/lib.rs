@@ -26,6 +26,7 @@
 
 pub mod error;
 pub mod retry;
+pub mod session;
 pub mod types;
 
 #[cfg(feature = "ssr")]
@@ -36,6 +37,6 @@ pub mod browser;
 
 pub mod client;
 
-pub use client::AuthClient;
+pub use client::{AuthClient, DirectClient};
 pub use error::{ApiError, ErrorCode};
 pub use types::{Email, Password, User};

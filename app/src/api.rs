@@ -3,7 +3,7 @@
 
 use crate::model::{Device, Note};
 use leptos::prelude::*;
-use sessionflow::{ApiError, AuthClient, User};
+use sessionflow::{ApiError, AuthClient, DirectClient, User};
 
 #[cfg(feature = "ssr")]
 use sessionflow::server::context::{self, fail};
@@ -81,7 +81,9 @@ fn attempter(
     })
 }
 
-#[server(client = AuthClient)]
+/// Signing in never goes through the hook (a 401 here is a wrong password, not an expired
+/// session): the per-call opt-out.
+#[server(client = DirectClient)]
 pub async fn login(email: String, password: String, next: String) -> Result<User, ApiError> {
     let auth = context::auth()?;
     let attempt = async {
@@ -98,7 +100,7 @@ pub async fn login(email: String, password: String, next: String) -> Result<User
     signed_in(&auth, attempt.await, "/login", &next)
 }
 
-#[server(client = AuthClient)]
+#[server(client = DirectClient)]
 pub async fn register(email: String, password: String, next: String) -> Result<User, ApiError> {
     let auth = context::auth()?;
     let attempt = async {

@@ -1,26 +1,43 @@
 //! Pieces shared by the pages: the header and the error notice.
 
-use crate::{
-    api::{current_user, Logout},
-    SessionVersion,
-};
+use crate::api::{current_user, Logout};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use sessionflow::{ApiError, ErrorCode};
+use sessionflow::{
+    session::{use_session, SessionStatus},
+    ApiError, ErrorCode,
+};
 
 #[component]
 pub fn Header() -> impl IntoView {
-    let version = expect_context::<SessionVersion>().0;
-    let user = Resource::new(move || version.get(), |_| current_user());
+    let session = use_session();
+    let user = Resource::new(move || session.version.get(), |_| current_user());
+    // What the server said is who the session state starts from (no version bump: nothing
+    // changed, it was only learned).
+    Effect::new(move |_| {
+        if let Some(Ok(u)) = user.get() {
+            session.user.set(u);
+        }
+    });
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
-            version.update(|v| *v += 1);
+            session.signed_out();
         }
     });
+    let status = move || match session.status.get() {
+        SessionStatus::Refreshing => Some(("refreshing", "Reconnecting…")),
+        SessionStatus::Unreachable => {
+            Some(("unreachable", "Offline: your work is kept, try again"))
+        }
+        SessionStatus::Ended | SessionStatus::Active => None,
+    };
     view! {
         <header class="site-header">
             <A href="/" attr:class="brand">"sessionflow notes"</A>
+            {move || status().map(|(code, text)| view! {
+                <span class="muted small" role="status" data-testid="session-status" data-status=code>{text}</span>
+            })}
             <nav>
                 <Transition fallback=|| view! { <span class="muted">"…"</span> }>
                     {move || Suspend::new(async move { match user.await {

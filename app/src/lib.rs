@@ -45,17 +45,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Bumped after sign-in and sign-out so that everything showing the user reloads.
-#[derive(Clone, Copy)]
-pub struct SessionVersion(pub RwSignal<u32>);
-
 /// Every route streams in order: Suspense content arrives in place, so pages read fine (and forms
 /// work) before or without the wasm. Auth cookies do not depend on the mode: the session layer
 /// sets them before the first byte of any mode.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(SessionVersion(RwSignal::new(0)));
+    sessionflow::session::provide_session();
     view! {
         <Stylesheet id="leptos" href="/pkg/app.css"/>
         <Title text="Notes — sessionflow"/>
@@ -74,12 +70,27 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// The app's request policy: the engine's default (refresh once on 401 and retry), plus a
+/// back-off when the server says it is busy (503 with a short `Retry-After`).
+#[cfg(feature = "hydrate")]
+pub fn install_request_policy() {
+    use sessionflow::browser::{default_policy, set_request_failure, FailureInfo, Recovery};
+    set_request_failure(|info: FailureInfo| async move {
+        match (info.status, info.retry_after()) {
+            (Some(503), Some(wait)) if wait <= std::time::Duration::from_secs(10) => {
+                Recovery::RetryAfter(wait)
+            }
+            _ => default_policy(info).await,
+        }
+    });
+}
+
 /// Browser entry point: install the request layer's hook, then hydrate.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    sessionflow::browser::install_default_hook();
+    install_request_policy();
     leptos::mount::hydrate_body(App);
     // A marker for tests and scripts that need to know the page is interactive.
     let _ = js_sys::Reflect::set(&window(), &"__sessionflow_hydrated".into(), &true.into());

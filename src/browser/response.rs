@@ -40,16 +40,37 @@ impl<E: FromServerFnError> ClientRes<E> for AuthResponse {
         })
     }
 
-    /// Streaming responses are not routed through this client; use the default client for them.
+    /// The body as a stream of chunks. A streaming call went through the layer like any other
+    /// (the 401 handling and the retry happen before the first chunk is read), so this only
+    /// reads the body of the answer that was kept.
     fn try_into_stream(
         self,
     ) -> Result<impl futures::Stream<Item = Result<Bytes, Bytes>> + Send + Sync + 'static, E> {
-        Err::<futures::stream::Empty<Result<Bytes, Bytes>>, E>(
-            ServerFnErrorErr::Response(
-                "streaming responses are not supported by AuthClient".into(),
-            )
-            .into_app_error(),
-        )
+        let body = self.0.body().ok_or_else(|| {
+            ServerFnErrorErr::Response("the response has no body to stream".into()).into_app_error()
+        })?;
+        let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+        let chunks = futures::stream::unfold(Some(reader), |reader| async move {
+            let reader = reader?;
+            let step = match JsFuture::from(reader.read()).await {
+                Ok(step) => step,
+                Err(e) => {
+                    let message = format!("the stream broke: {}", crate::browser::js_message(&e));
+                    return Some((Err(Bytes::from(message)), None));
+                }
+            };
+            let done = js_sys::Reflect::get(&step, &"done".into())
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
+            if done {
+                return None;
+            }
+            let value = js_sys::Reflect::get(&step, &"value".into()).ok()?;
+            let bytes = js_sys::Uint8Array::new(&value).to_vec();
+            Some((Ok(Bytes::from(bytes)), Some(reader)))
+        });
+        Ok(SendWrapper::new(Box::pin(chunks)))
     }
 
     fn status(&self) -> u16 {

@@ -1,12 +1,14 @@
 //! Sending one server-function call: rebuilt from its parts for each attempt (a `fetch` request
-//! cannot be re-sent), each attempt with its own `AbortController`, registered so that
-//! [`abort_all_requests`] can reach it.
+//! cannot be re-sent), each attempt with its own `AbortController` and timeout, registered so
+//! that [`abort_all_requests`] can reach it. Every failure goes to the hook, which decides.
 
-use super::{refresh, response::AuthResponse};
+use super::{config, js_message, refresh, response::AuthResponse, sleep, with_session};
 use crate::{
-    error::{ApiError, ErrorCode},
-    retry::{with_recovery, FailureInfo, Outcome, Recovery},
+    error::ApiError,
+    retry::{timeout, with_recovery, Cause, FailureInfo, Outcome, Recovery},
+    session::SessionStatus,
 };
+use leptos::prelude::{GetUntracked, Set};
 use send_wrapper::SendWrapper;
 use server_fn::{
     error::{FromServerFnError, ServerFnErrorErr},
@@ -24,7 +26,9 @@ use wasm_bindgen_futures::JsFuture;
 struct InFlight {
     controller: web_sys::AbortController,
     abort_code: Rc<Cell<Option<u16>>>,
-    retry: bool,
+    /// Whether this call already used its retry for 401: aborting it for a refresh again would
+    /// only turn into a failure.
+    auth_retried: bool,
 }
 
 thread_local! {
@@ -32,13 +36,13 @@ thread_local! {
     static IN_FLIGHT: RefCell<HashMap<u64, InFlight>> = RefCell::new(HashMap::new());
 }
 
-/// Aborts every in-flight first attempt with `code`; the hook sees `aborted` and `abort_code`.
-/// Re-sent attempts are left alone (they already used their one retry).
+/// Aborts every in-flight call with `code`; the hook sees `aborted` and `abort_code`. Calls that
+/// already used their retry for 401 are left alone when the code is 401.
 pub fn abort_all_requests(code: u16) {
     let targets: Vec<_> = IN_FLIGHT.with(|m| {
         m.borrow()
             .values()
-            .filter(|e| !e.retry && e.abort_code.get().is_none())
+            .filter(|e| !(code == 401 && e.auth_retried) && e.abort_code.get().is_none())
             .map(|e| (e.controller.clone(), e.abort_code.clone()))
             .collect()
     });
@@ -73,20 +77,13 @@ struct Template {
 
 struct Sent {
     response: web_sys::Response,
-    code: Option<ErrorCode>,
-    generation: u64,
+    info: Option<FailureInfo>,
 }
 
 enum AttemptError {
     Aborted { code: Option<u16>, generation: u64 },
-    Network(String),
-}
-
-fn js_message(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "network error".into())
+    TimedOut { generation: u64 },
+    Network { message: String, generation: u64 },
 }
 
 async fn template(req: BrowserRequest) -> Result<Template, String> {
@@ -112,22 +109,42 @@ async fn template(req: BrowserRequest) -> Result<Template, String> {
     })
 }
 
-fn idempotency_key() -> String {
-    web_sys::window()
+/// A random UUID (v4) from `crypto.getRandomValues`, which every browser context has (unlike
+/// `crypto.randomUUID`, missing on plain-HTTP origins and older Safari); `Math.random` as a last
+/// resort.
+pub(crate) fn idempotency_key() -> String {
+    let mut bytes = [0u8; 16];
+    let from_crypto = web_sys::window()
         .and_then(|w| w.crypto().ok())
-        .map(|c| c.random_uuid())
-        .unwrap_or_else(|| {
-            format!(
-                "{:x}{:x}",
-                js_sys::Date::now() as u64,
-                (js_sys::Math::random() * 1e16) as u64
-            )
-        })
+        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
+    if !from_crypto {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    uuid_v4(bytes)
 }
 
-async fn attempt(t: &Template, retry: bool) -> Result<Sent, AttemptError> {
+fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+async fn attempt(t: &Template, auth_retried: bool) -> Result<Sent, AttemptError> {
     let generation = refresh::generation();
-    let network = |e: JsValue| AttemptError::Network(js_message(&e));
+    let network = |e: JsValue| AttemptError::Network {
+        message: js_message(&e),
+        generation,
+    };
     let controller = web_sys::AbortController::new().map_err(network)?;
     let init = web_sys::RequestInit::new();
     init.set_method(&t.method);
@@ -142,7 +159,10 @@ async fn attempt(t: &Template, retry: bool) -> Result<Sent, AttemptError> {
     init.set_credentials(web_sys::RequestCredentials::SameOrigin);
     init.set_signal(Some(&controller.signal()));
     let request = web_sys::Request::new_with_str_and_init(&t.url, &init).map_err(network)?;
-    let window = web_sys::window().ok_or_else(|| AttemptError::Network("no window".into()))?;
+    let window = web_sys::window().ok_or_else(|| AttemptError::Network {
+        message: "no window".into(),
+        generation,
+    })?;
 
     let id = NEXT_ID.with(|n| {
         n.set(n.get() + 1);
@@ -153,20 +173,28 @@ async fn attempt(t: &Template, retry: bool) -> Result<Sent, AttemptError> {
         m.borrow_mut().insert(
             id,
             InFlight {
-                controller,
+                controller: controller.clone(),
                 abort_code: abort_code.clone(),
-                retry,
+                auth_retried,
             },
         )
     });
     let mut registration = Registration { id, settled: false };
-    let result = JsFuture::from(window.fetch_with_request(&request)).await;
+    let fetched = timeout(
+        JsFuture::from(window.fetch_with_request(&request)),
+        sleep(config().request_timeout),
+    )
+    .await;
     registration.settled = true;
     drop(registration);
 
-    let response: web_sys::Response = match result {
-        Ok(v) => v.unchecked_into(),
-        Err(e) => {
+    let response: web_sys::Response = match fetched {
+        Ok(Ok(v)) => v.unchecked_into(),
+        Err(()) => {
+            controller.abort();
+            return Err(AttemptError::TimedOut { generation });
+        }
+        Ok(Err(e)) => {
             let is_abort = e
                 .dyn_ref::<web_sys::DomException>()
                 .is_some_and(|d| d.name() == "AbortError");
@@ -176,91 +204,191 @@ async fn attempt(t: &Template, retry: bool) -> Result<Sent, AttemptError> {
                     generation,
                 }
             } else {
-                AttemptError::Network(js_message(&e))
+                AttemptError::Network {
+                    message: js_message(&e),
+                    generation,
+                }
             });
         }
     };
-    let code = if response.status() == 401 {
-        error_code(&response).await
+    let info = if response.status() >= 400 {
+        Some(failure(t, &response, generation).await)
     } else {
         None
     };
-    Ok(Sent {
-        response,
+    Ok(Sent { response, info })
+}
+
+/// What the hook is told about an error response: status, contract code (from a clone, so the
+/// body stays readable for the caller) and headers.
+async fn failure(t: &Template, response: &web_sys::Response, generation: u64) -> FailureInfo {
+    let mut headers = Vec::new();
+    if let Ok(Some(entries)) = js_sys::try_iter(&response.headers()) {
+        for entry in entries.flatten() {
+            let pair: js_sys::Array = entry.unchecked_into();
+            if let (Some(k), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                headers.push((k.to_ascii_lowercase(), v));
+            }
+        }
+    }
+    let code = async {
+        let text = JsFuture::from(response.clone().ok()?.text().ok()?)
+            .await
+            .ok()?
+            .as_string()?;
+        serde_json::from_str::<ApiError>(&text)
+            .ok()
+            .map(|e| e.error)
+    }
+    .await;
+    FailureInfo {
+        status: Some(response.status()),
         code,
+        headers,
         generation,
-    })
-}
-
-/// The contract error code of a 401 body, read from a clone so the body stays readable.
-async fn error_code(response: &web_sys::Response) -> Option<ErrorCode> {
-    let text = JsFuture::from(response.clone().ok()?.text().ok()?)
-        .await
-        .ok()?
-        .as_string()?;
-    serde_json::from_str::<ApiError>(&text)
-        .ok()
-        .map(|e| e.error)
-}
-
-fn classify(t: &Template, r: &Result<Sent, AttemptError>) -> Option<FailureInfo> {
-    let base = |generation| FailureInfo {
-        status: None,
-        code: None,
-        aborted: false,
-        abort_code: None,
-        method: t.method.clone(),
-        url: t.url.clone(),
-        generation,
-    };
-    match r {
-        Ok(s) if s.response.status() == 401 => Some(FailureInfo {
-            status: Some(401),
-            code: s.code,
-            ..base(s.generation)
-        }),
-        Err(AttemptError::Aborted {
-            code: Some(code),
-            generation,
-        }) => Some(FailureInfo {
-            aborted: true,
-            abort_code: Some(*code),
-            ..base(*generation)
-        }),
-        _ => None,
+        ..base(t)
     }
 }
 
-/// Sends a server-function request through the layer: waits for a refresh in flight, sends,
-/// and on a failure asks the global hook, re-sending at most once.
+fn base(t: &Template) -> FailureInfo {
+    FailureInfo {
+        method: t.method.clone(),
+        url: t.url.clone(),
+        ..FailureInfo::default()
+    }
+}
+
+fn classify(t: &Template, r: &Result<Sent, AttemptError>, attempt: u32) -> Option<FailureInfo> {
+    let mut info = match r {
+        Ok(sent) => sent.info.clone()?,
+        Err(AttemptError::Aborted { code, generation }) => FailureInfo {
+            aborted: true,
+            abort_code: *code,
+            generation: *generation,
+            ..base(t)
+        },
+        Err(AttemptError::TimedOut { generation }) => FailureInfo {
+            aborted: true,
+            timed_out: true,
+            generation: *generation,
+            ..base(t)
+        },
+        Err(AttemptError::Network {
+            message,
+            generation,
+        }) => FailureInfo {
+            network_error: Some(message.clone()),
+            generation: *generation,
+            ..base(t)
+        },
+    };
+    info.attempt = attempt;
+    Some(info)
+}
+
+/// An error answer made in the browser (the hook's own error, or the session having ended), so
+/// the server-function machinery decodes it like any error the server sends.
+fn synthetic(e: &ApiError) -> Option<web_sys::Response> {
+    let init = web_sys::ResponseInit::new();
+    init.set_status(e.status());
+    let headers = web_sys::Headers::new().ok()?;
+    headers.set("content-type", "application/json").ok()?;
+    init.set_headers(&headers.into());
+    let body = serde_json::to_string(e).ok()?;
+    web_sys::Response::new_with_opt_str_and_init(Some(&body), &init).ok()
+}
+
+/// Sends a server-function request through the layer: waits for a refresh in flight, sends, and
+/// asks the global hook about every failure.
 pub fn send<E: FromServerFnError>(
     req: BrowserRequest,
+) -> impl Future<Output = Result<AuthResponse, E>> + Send {
+    send_through(req, true)
+}
+
+/// Like [`send`] without the hook: timeouts and the idempotency key, nothing retried (the
+/// per-call opt-out of CONTRACT §8, used by `DirectClient`).
+pub fn send_direct<E: FromServerFnError>(
+    req: BrowserRequest,
+) -> impl Future<Output = Result<AuthResponse, E>> + Send {
+    send_through(req, false)
+}
+
+fn send_through<E: FromServerFnError>(
+    req: BrowserRequest,
+    use_hook: bool,
 ) -> impl Future<Output = Result<AuthResponse, E>> + Send {
     let request_error = |m: String| E::from_server_fn_error(ServerFnErrorErr::Request(m));
     SendWrapper::new(async move {
         let t = template(req).await.map_err(request_error)?;
-        refresh::wait_for_refresh().await;
+        if use_hook {
+            refresh::wait_for_refresh().await;
+            if refresh::ended() {
+                // The session is over: fail without sending.
+                let ended = super::session_ended_error();
+                return synthetic(&ended)
+                    .map(|r| AuthResponse(SendWrapper::new(r)))
+                    .ok_or_else(|| request_error(ended.message));
+            }
+        }
         let outcome = with_recovery(
-            |retry| attempt(&t, retry),
-            |r| classify(&t, r),
+            |_, retried| attempt(&t, retried.contains(&Cause::Unauthorized)),
+            |r, n| classify(&t, r, n),
             |info| async move {
-                match super::hook() {
+                note_reachability(&info);
+                match super::hook().filter(|_| use_hook) {
                     Some(hook) => hook(info).await,
                     None => Recovery::Fail,
                 }
             },
+            sleep,
         )
         .await;
         match outcome {
-            Outcome::Done(Ok(sent)) => Ok(AuthResponse(SendWrapper::new(sent.response))),
+            Outcome::Done(Ok(sent)) => {
+                if sent.info.is_none() {
+                    with_session(|s| {
+                        if s.status.get_untracked() == SessionStatus::Unreachable {
+                            s.status.set(SessionStatus::Active);
+                        }
+                    });
+                }
+                Ok(AuthResponse(SendWrapper::new(sent.response)))
+            }
             Outcome::Done(Err(AttemptError::Aborted { code, .. })) => {
                 Err(request_error(match code {
                     Some(c) => format!("the request was aborted (code {c})"),
                     None => "the request was aborted".into(),
                 }))
             }
-            Outcome::Done(Err(AttemptError::Network(m))) => Err(request_error(m)),
-            Outcome::Unavailable(m) => Err(request_error(m)),
+            Outcome::Done(Err(AttemptError::TimedOut { .. })) => Err(request_error(format!(
+                "the server did not answer within {} s",
+                config().request_timeout.as_secs_f32()
+            ))),
+            Outcome::Done(Err(AttemptError::Network { message, .. })) => {
+                Err(request_error(message))
+            }
+            Outcome::Failed(e) => synthetic(&e)
+                .map(|r| AuthResponse(SendWrapper::new(r)))
+                .ok_or_else(|| request_error(e.message)),
         }
     })
+}
+
+/// A network error or a timeout means the server is unreachable from here, until an answer.
+fn note_reachability(info: &FailureInfo) {
+    if info.network_error.is_some() || info.timed_out {
+        with_session(|s| s.status.set(SessionStatus::Unreachable));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_version_4_uuids() {
+        let k = super::uuid_v4([0xff; 16]);
+        assert_eq!(k.len(), 36);
+        assert_eq!(&k[14..15], "4");
+        assert!(matches!(&k[19..20], "8" | "9" | "a" | "b"));
+    }
 }

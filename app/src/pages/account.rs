@@ -3,7 +3,6 @@
 use crate::{
     api::{Login, Register},
     components::describe,
-    SessionVersion,
 };
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
@@ -44,10 +43,10 @@ fn CredentialsFields(
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     let from_query = move || query.with(|q| (q.get("error"), q.get("field")));
-    let version = expect_context::<SessionVersion>().0;
+    let session = sessionflow::session::use_session();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = value.get() {
-            version.update(|v| *v += 1);
+        if let Some(Ok(user)) = value.get() {
+            session.signed_in(user);
         }
     });
     let err = move |field| field_error(value.get(), from_query(), field);

@@ -32,10 +32,10 @@ pub fn SessionsPage() -> impl IntoView {
     let everywhere = ServerAction::<LogoutEverywhere>::new();
     let devices = Resource::new(move || revoke.version().get(), |_| list_devices());
     let reload = Callback::new(move |_| devices.refetch());
-    let version = expect_context::<crate::SessionVersion>().0;
+    let session = sessionflow::session::use_session();
     Effect::new(move |_| {
         if let Some(Ok(())) = everywhere.value().get() {
-            version.update(|v| *v += 1);
+            session.signed_out();
         }
     });
     view! {

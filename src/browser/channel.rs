@@ -1,0 +1,155 @@
+//! Tabs of one browser talk over a BroadcastChannel (DESIGN browser §5: they talk, they don't
+//! lock). Messages are small JSON objects; a tab without BroadcastChannel works on its own.
+
+use super::{config, refresh, with_session};
+use crate::{session::SessionStatus, types::User};
+use futures::channel::oneshot;
+use leptos::prelude::Set;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use wasm_bindgen::{closure::Closure, JsCast};
+
+/// What tabs tell each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub(crate) enum Message {
+    /// "I need a refresh" with a random number; the smallest claim in a short window refreshes.
+    Claim {
+        n: u64,
+    },
+    /// The winner started its refresh.
+    Refreshing,
+    /// The refresh succeeded: the cookies are new, everyone can re-send.
+    Refreshed,
+    /// The refresh could not reach the server: the session is kept; nobody else should hammer.
+    Failed {
+        message: String,
+    },
+    /// The refresh was rejected: the session is over in every tab.
+    Ended,
+    SignedIn(User),
+    SignedOut,
+}
+
+/// How a refresh run by another tab ended, for the tabs that waited for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Refreshed,
+    Failed(String),
+    Ended,
+}
+
+thread_local! {
+    static CHANNEL: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
+    static WAITERS: RefCell<Vec<oneshot::Sender<Outcome>>> = const { RefCell::new(Vec::new()) };
+    static CLAIMS: RefCell<Option<Vec<u64>>> = const { RefCell::new(None) };
+    /// When another tab last said it is refreshing (ms since the epoch), until its outcome.
+    static REMOTE_REFRESH: RefCell<Option<f64>> = const { RefCell::new(None) };
+}
+
+/// Whether this tab can talk to the others.
+pub(crate) fn available() -> bool {
+    CHANNEL.with(|c| c.borrow().is_some())
+}
+
+/// Starts listening on the configured channel (idempotent).
+pub(crate) fn listen() {
+    if available() {
+        return;
+    }
+    let Ok(channel) = web_sys::BroadcastChannel::new(&config().channel) else {
+        return;
+    };
+    let on_message = Closure::<dyn Fn(web_sys::MessageEvent)>::new(|e: web_sys::MessageEvent| {
+        if let Some(message) = e
+            .data()
+            .as_string()
+            .and_then(|s| serde_json::from_str::<Message>(&s).ok())
+        {
+            receive(message);
+        }
+    });
+    channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    CHANNEL.with(|c| *c.borrow_mut() = Some(channel));
+}
+
+/// Tells the other tabs.
+pub(crate) fn post(message: &Message) {
+    let Ok(text) = serde_json::to_string(message) else {
+        return;
+    };
+    CHANNEL.with(|c| {
+        if let Some(channel) = c.borrow().as_ref() {
+            let _ = channel.post_message(&text.into());
+        }
+    });
+}
+
+fn receive(message: Message) {
+    match message {
+        Message::Claim { n } => CLAIMS.with(|c| {
+            if let Some(claims) = c.borrow_mut().as_mut() {
+                claims.push(n);
+            }
+        }),
+        Message::Refreshing => {
+            REMOTE_REFRESH.with(|r| *r.borrow_mut() = Some(js_sys::Date::now()));
+            with_session(|s| s.status.set(SessionStatus::Refreshing));
+        }
+        Message::Refreshed => {
+            refresh::heard_refreshed();
+            settle(Outcome::Refreshed);
+        }
+        Message::Failed { message } => settle(Outcome::Failed(message)),
+        Message::Ended => {
+            settle(Outcome::Ended);
+            refresh::end_here();
+        }
+        Message::SignedIn(user) => with_session(|s| s.set_user(Some(user))),
+        Message::SignedOut => with_session(|s| s.set_user(None)),
+    }
+}
+
+fn settle(outcome: Outcome) {
+    REMOTE_REFRESH.with(|r| *r.borrow_mut() = None);
+    for waiter in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+        let _ = waiter.send(outcome.clone());
+    }
+}
+
+/// Whether another tab said it is refreshing and has not told how it ended (within the refresh
+/// timeout: a tab closed mid-refresh is not waited for forever).
+pub(crate) fn remote_refresh_running() -> bool {
+    let limit = config().refresh_timeout.as_millis() as f64;
+    REMOTE_REFRESH.with(|r| {
+        r.borrow()
+            .is_some_and(|at| js_sys::Date::now() - at < limit)
+    })
+}
+
+/// Resolves with the outcome of another tab's refresh (or `None` when the channel closed).
+pub(crate) fn outcome() -> oneshot::Receiver<Outcome> {
+    let (tx, rx) = oneshot::channel();
+    WAITERS.with(|w| w.borrow_mut().push(tx));
+    rx
+}
+
+/// Starts collecting other tabs' claims; returns this tab's claim after announcing it.
+pub(crate) fn start_claim() -> u64 {
+    CLAIMS.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let mut bytes = [0u8; 8];
+    let n = match web_sys::window().and_then(|w| w.crypto().ok()) {
+        Some(crypto) if crypto.get_random_values_with_u8_array(&mut bytes).is_ok() => {
+            u64::from_le_bytes(bytes)
+        }
+        _ => (js_sys::Math::random() * u64::MAX as f64) as u64,
+    };
+    post(&Message::Claim { n });
+    n
+}
+
+/// The claims other tabs made since [`start_claim`]; stops collecting.
+pub(crate) fn end_claim() -> Vec<u64> {
+    CLAIMS.with(|c| c.borrow_mut().take()).unwrap_or_default()
+}
