@@ -244,6 +244,18 @@ fn test() -> Result {
     e2e_tools()?;
     step("unit and integration tests");
     run("cargo", &["test", "-p", "sessionflow", "--features", "ssr"])?;
+    // The browser half's doc examples (the hook policies) compile natively too.
+    run(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "sessionflow",
+            "--features",
+            "hydrate",
+            "--doc",
+        ],
+    )?;
     run("cargo", &["test", "-p", "app", "--features", "ssr"])?;
     run("cargo", &["test", "-p", "server"])?;
     step("building the site (cargo leptos build)");
