@@ -141,6 +141,23 @@ pub async fn create_note(title: String, body: String) -> Result<Note, ApiError> 
         .map_err(fail)
 }
 
+/// The user's notes as plain text, streamed a note at a time (the notes page's export). A
+/// streaming call goes through the request layer like any other: a 401 before the first chunk is
+/// refreshed and retried.
+#[server(output = server_fn::codec::StreamingText, client = AuthClient)]
+pub async fn export_notes() -> Result<server_fn::codec::TextStream<ApiError>, ApiError> {
+    let who = context::require_user()?;
+    let notes = crate::notes::list(context::auth()?.db(), &who.user.id)
+        .await
+        .map_err(fail)?;
+    let chunks = notes
+        .into_iter()
+        .map(|n| Ok(format!("# {}\n{}\n\n", n.title, n.body)));
+    Ok(server_fn::codec::TextStream::new(futures::stream::iter(
+        chunks,
+    )))
+}
+
 #[server(client = AuthClient)]
 pub async fn update_note(id: String, title: String, body: String) -> Result<(), ApiError> {
     let who = context::require_user()?;

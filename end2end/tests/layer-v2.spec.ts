@@ -198,3 +198,24 @@ test('signing out in one tab shows the other tab signed out, without a reload', 
   await expect(two.getByTestId('signed-in-as')).toHaveCount(0);
   await expect(two.getByRole('link', { name: 'Sign in' })).toBeVisible();
 });
+
+test('a streaming server function after expiry gets the same single refresh and retry before its first chunk', async ({
+  page,
+  context,
+}) => {
+  await signUp(page, 'stream');
+  for (const title of ['first streamed', 'second streamed']) {
+    expect((await page.request.post('/api/notes', { data: { title, body: 'b' } })).status()).toBe(201);
+  }
+  await page.goto('/notes');
+  await waitForHydration(page);
+  const refreshes = countRequests(page, REFRESH);
+  const exports = countRequests(page, /^\/api\/export_notes/);
+  await waitForAccessExpiry(context);
+  await page.getByTestId('export').click();
+  const text = page.getByTestId('export-text');
+  await expect(text).toContainText('# first streamed');
+  await expect(text).toContainText('# second streamed');
+  expect(refreshes).toHaveLength(1);
+  expect(exports).toHaveLength(2);
+});

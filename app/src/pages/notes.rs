@@ -6,6 +6,7 @@ use crate::{
     model::Note,
 };
 use leptos::{html, prelude::*};
+use sessionflow::ApiError;
 
 #[component]
 pub fn NotesPage() -> impl IntoView {
@@ -42,6 +43,30 @@ pub fn NotesPage() -> impl IntoView {
         }
     });
     let reload = Callback::new(move |_| notes.refetch());
+    // The export streams: chunks are appended as they arrive.
+    let export = RwSignal::new(None::<Result<String, ApiError>>);
+    let run_export = move |_| {
+        export.set(Some(Ok(String::new())));
+        leptos::task::spawn_local(async move {
+            use futures::StreamExt;
+            match crate::api::export_notes().await {
+                Ok(stream) => {
+                    let mut chunks = stream.into_inner();
+                    while let Some(chunk) = chunks.next().await {
+                        match chunk {
+                            Ok(text) => export.update(|e| {
+                                if let Some(Ok(so_far)) = e {
+                                    so_far.push_str(&text);
+                                }
+                            }),
+                            Err(e) => export.set(Some(Err(e))),
+                        }
+                    }
+                }
+                Err(e) => export.set(Some(Err(e))),
+            }
+        });
+    };
     let devices = Resource::new(|| (), |_| list_devices());
     let me = Resource::new(|| (), |_| current_user());
 
@@ -90,6 +115,15 @@ pub fn NotesPage() -> impl IntoView {
                     .and_then(Result::err)
                     .map(|e| view! { <ErrorNotice error=e/> })
             }}
+            <p class="row">
+                <button type="button" class="secondary" data-testid="export" on:click=run_export>
+                    "Export as text"
+                </button>
+            </p>
+            {move || export.get().map(|e| match e {
+                Ok(text) => view! { <pre class="card" data-testid="export-text">{text}</pre> }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
             <Transition fallback=|| view! { <p class="muted" data-testid="notes-loading">"Loading notes…"</p> }>
                 {move || Suspend::new(async move {
                     match notes.await {
