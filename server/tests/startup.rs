@@ -25,6 +25,11 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
         ("DATABASE_URL", "mysql://x"),
         ("REFRESH_REUSE_GRACE", "-3"),
         ("COOKIE_SECURE", "maybe"),
+        ("REFRESH_REUSE_GRACE", "6m"),
+        ("JWT_LEEWAY", "10m"),
+        ("PUBLIC_URL", "notes.example.com"),
+        ("TRUSTED_PROXIES", "the-proxy"),
+        ("AUTH_RATE_LIMIT_PER_ADDRESS", "lots"),
     ] {
         let (ok, stderr) = start_with(&[(var, value)]);
         assert!(!ok, "{var}={value} must stop start-up");
