@@ -13,9 +13,9 @@ mod flight;
 pub mod headers;
 pub mod idempotency;
 pub mod limits;
+pub mod page_layer;
+pub mod refresh_store;
 pub mod request;
-pub mod session;
-pub mod sessions;
 pub mod status;
 pub mod tokens;
 

@@ -17,7 +17,7 @@ use sessionflow::server::{
     csrf::csrf_guard,
     headers::{no_store, provide_nonce, security_headers, PagePolicyHeaders},
     idempotency::idempotency,
-    session::{session_layer, PagePolicy, SessionLayerState},
+    page_layer::{session_layer, PagePolicy, SessionLayerState},
     status::error_status,
     Auth,
 };

@@ -6,8 +6,8 @@ use super::{
     accounts::Attempter,
     client_ip::ClientIp,
     cookies::{self, REFRESH_COOKIE},
+    refresh_store::RefreshFailure,
     request::{cookie, unauthorized, CurrentUser},
-    sessions::RefreshFailure,
     Auth, Issued,
 };
 use crate::{
@@ -345,7 +345,7 @@ async fn logout_all(
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<super::sessions::SessionInfo>),
+        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<super::refresh_store::SessionInfo>),
         (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
         (status = 503, description = "Database unavailable", body = ApiError),
     ))]

@@ -4,7 +4,7 @@
 //! same pair; the caller re-checks the session before handing out a kept result, so a session
 //! revoked meanwhile is never served from here.
 
-use super::{sessions::RefreshFailure, Issued};
+use super::{refresh_store::RefreshFailure, Issued};
 use std::{
     collections::HashMap,
     future::Future,

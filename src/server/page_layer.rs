@@ -10,8 +10,8 @@
 
 use super::{
     cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
+    refresh_store::RefreshFailure,
     request::{cookie, RequestSession},
-    sessions::RefreshFailure,
     Auth, Issued, Principal,
 };
 use crate::types::safe_next;
