@@ -157,17 +157,9 @@ fn unavailable_page(target: &str) -> Response {
 /// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that
 /// anything downstream reading cookies sees the refreshed session, never the spent one.
 fn rewrite_cookies(headers: &mut HeaderMap, issued: Option<&Issued>) {
-    let mut pairs: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|p| {
-            let name = p.split_once('=').map_or(*p, |(k, _)| k);
-            !p.is_empty() && name != ACCESS_COOKIE && name != REFRESH_COOKIE
-        })
-        .map(str::to_owned)
+    let mut pairs: Vec<String> = super::request::request_cookies(headers)
+        .filter(|c| c.name() != ACCESS_COOKIE && c.name() != REFRESH_COOKIE)
+        .map(|c| c.stripped().to_string())
         .collect();
     if let Some(i) = issued {
         pairs.push(format!("{ACCESS_COOKIE}={}", i.access_token));

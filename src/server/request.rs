@@ -81,14 +81,22 @@ pub fn access_token(headers: &HeaderMap) -> Option<String> {
 
 /// A cookie's value from the request's `Cookie` headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    request_cookies(headers)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
+}
+
+/// Every cookie of the request's `Cookie` headers, parsed by the `cookie` crate (malformed
+/// pairs are skipped).
+pub(crate) fn request_cookies(
+    headers: &HeaderMap,
+) -> impl Iterator<Item = tower_cookies::Cookie<'_>> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_owned())
+        .flat_map(tower_cookies::Cookie::split_parse)
+        .filter_map(Result::ok)
 }
 
 impl Auth {
