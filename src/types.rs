@@ -90,24 +90,20 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// What [`next_param`] escapes: everything but unreserved characters and `/ ? =`.
+const NEXT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b'=');
+
 /// A local path as the value of a `next` query parameter: `/` `?` `=` and unreserved characters
 /// stay readable (`/login?next=/notes`); whatever would end or split the value is escaped.
 pub fn next_param(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'/'
-            | b'?'
-            | b'=' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(path, NEXT_ESCAPED).to_string()
 }
 
 #[cfg(test)]
