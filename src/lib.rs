@@ -39,4 +39,4 @@ pub mod client;
 
 pub use client::{AuthClient, DirectClient};
 pub use error::{ApiError, ErrorCode};
-pub use types::{Email, Password, User};
+pub use types::{Email, Password, SessionInfo, User};

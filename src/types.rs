@@ -11,6 +11,19 @@ pub struct User {
     pub email: String,
 }
 
+/// One session (a signed-in device) of the user, as the devices page and
+/// `GET /api/auth/sessions` show it. Times are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the request that asked.
+    pub current: bool,
+}
+
 /// A syntactically valid, lower-cased email address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);

@@ -1,9 +1,9 @@
 //! Server functions. Each body is short: who is calling, one service call, errors mapped to the
 //! contract's codes with the right status (`context::fail`).
 
-use crate::model::{Device, Note};
+use crate::model::Note;
 use leptos::prelude::*;
-use sessionflow::{ApiError, AuthClient, DirectClient, User};
+use sessionflow::{ApiError, AuthClient, DirectClient, SessionInfo, User};
 
 #[cfg(feature = "ssr")]
 use sessionflow::server::context::{self, fail};
@@ -175,20 +175,10 @@ pub async fn delete_note(id: String) -> Result<(), ApiError> {
 }
 
 #[server(client = AuthClient)]
-pub async fn list_devices() -> Result<Vec<Device>, ApiError> {
+pub async fn list_devices() -> Result<Vec<SessionInfo>, ApiError> {
     let who = context::require_user()?;
     let auth = context::auth()?;
-    let sessions = auth.list_sessions(&who).await.map_err(db_fail)?;
-    Ok(sessions
-        .into_iter()
-        .map(|s| Device {
-            id: s.id,
-            created_at: s.created_at,
-            last_used_at: s.last_used_at,
-            user_agent: s.user_agent,
-            current: s.current,
-        })
-        .collect())
+    auth.list_sessions(&who).await.map_err(db_fail)
 }
 
 /// Revokes one of the user's sessions (`not_found` if it is not theirs).

@@ -12,15 +12,6 @@ pub struct Note {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Device {
-    pub id: String,
-    pub created_at: String,
-    pub last_used_at: String,
-    pub user_agent: Option<String>,
-    pub current: bool,
-}
-
 /// A title of 1–200 and a body of at most 20 000 characters.
 pub fn validate_note(title: &str, body: &str) -> Result<(), sessionflow::ApiError> {
     let title = title.trim();

@@ -345,7 +345,7 @@ async fn logout_all(
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<super::refresh_store::SessionInfo>),
+        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<crate::types::SessionInfo>),
         (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
         (status = 503, description = "Database unavailable", body = ApiError),
     ))]

@@ -5,7 +5,7 @@
 //! that race, in this process or another, sees the token as spent and takes the grace path.
 
 use super::{db::now_ms, flight, secs, tokens, Auth, Issued, Principal};
-use crate::types::User;
+use crate::types::{SessionInfo, User};
 use sqlx::Row;
 
 /// Why a refresh did not produce a pair. `Invalid` is definitive (401, cookies cleared);
@@ -21,16 +21,6 @@ impl From<sqlx::Error> for RefreshFailure {
         tracing::error!(error = %e, "refresh failed on the database");
         Self::Unavailable
     }
-}
-
-/// A row of the sessions page / `GET /api/auth/sessions`.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct SessionInfo {
-    pub id: String,
-    pub created_at: String,
-    pub last_used_at: String,
-    pub user_agent: Option<String>,
-    pub current: bool,
 }
 
 /// Successors followed at most when a parent is replayed inside the grace window.

@@ -3,9 +3,10 @@
 use crate::{
     api::{list_devices, LogoutEverywhere, RevokeDevice},
     components::ErrorNotice,
-    model::{when, Device},
+    model::when,
 };
 use leptos::prelude::*;
+use sessionflow::SessionInfo;
 
 /// A short, readable name for a user agent string.
 fn device_name(ua: Option<&str>) -> String {
@@ -72,8 +73,8 @@ pub fn SessionsPage() -> impl IntoView {
 }
 
 #[component]
-fn DeviceRow(device: Device, revoke: ServerAction<RevokeDevice>) -> impl IntoView {
-    let Device {
+fn DeviceRow(device: SessionInfo, revoke: ServerAction<RevokeDevice>) -> impl IntoView {
+    let SessionInfo {
         id,
         created_at,
         last_used_at,
