@@ -89,6 +89,9 @@ impl Auth {
             id: uuid::Uuid::new_v4().to_string(),
             email: email.as_str().to_owned(),
         };
+        // The user and its first session in one transaction: a failure leaves neither.
+        let _turn = self.write_turn().await;
+        let mut tx = self.db().begin().await.map_err(internal)?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -96,7 +99,7 @@ impl Auth {
         .bind(&user.email)
         .bind(&hash)
         .bind(db::now_ms())
-        .execute(self.db())
+        .execute(&mut *tx)
         .await;
         match inserted {
             Ok(_) => {}
@@ -109,9 +112,12 @@ impl Auth {
             }
             Err(e) => return Err(internal(e)),
         }
-        self.start_session(user, who.user_agent)
+        let issued = self
+            .open_session(&mut tx, user, who.user_agent)
             .await
-            .map_err(internal)
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(issued)
     }
 
     /// Signs in. `invalid_credentials` for an unknown email or a wrong password alike;

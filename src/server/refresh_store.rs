@@ -33,13 +33,26 @@ impl Auth {
         user: User,
         user_agent: Option<&str>,
     ) -> Result<Issued, sqlx::Error> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.db().begin().await?;
+        let issued = self.open_session(&mut tx, user, user_agent).await?;
+        tx.commit().await?;
+        Ok(issued)
+    }
+
+    /// Inserts a session and its first refresh token inside the caller's transaction (sign-in
+    /// opens its own; registration shares one with the new user row).
+    pub(crate) async fn open_session(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        user: User,
+        user_agent: Option<&str>,
+    ) -> Result<Issued, sqlx::Error> {
         let now = now_ms();
         let sid = uuid::Uuid::new_v4().to_string();
         let refresh = tokens::random_refresh_token();
         let expires = now + self.refresh_ttl_ms();
         let ua = user_agent.map(|s| s.chars().take(256).collect::<String>());
-        let _turn = self.write_turn().await;
-        let mut tx = self.db().begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
              VALUES ($1, $2, $3, $3, $4, $5)",
@@ -60,7 +73,6 @@ impl Auth {
         .bind(expires)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(self.pair(user, sid, refresh))
     }
 
@@ -148,12 +160,11 @@ impl Auth {
         let child = self.keys().successor(token);
         let expires = now + self.refresh_ttl_ms();
         sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, parent_hash, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(tokens::token_hash(&child))
         .bind(&sid)
-        .bind(hash)
         .bind(now)
         .bind(expires)
         .execute(&mut *tx)
