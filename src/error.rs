@@ -86,8 +86,8 @@ pub struct ApiError {
     /// Which form field the error is about, for errors shown beside a field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    /// Seconds to wait before trying again, sent as `Retry-After` (never in the body).
-    #[serde(skip)]
+    /// Seconds to wait before trying again; also sent as `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
 

@@ -1,26 +1,48 @@
-//! The server half of the engine (`ssr` feature): accounts, tokens, the rotating refresh store,
-//! cookies, the per-request session layer and the JSON API.
+//! The server half of the engine (`ssr` feature).
+//!
+//! - [`Auth`]: built by [`Auth::connect`] from the app's database pool and an
+//!   [`AuthConfig`](config::AuthConfig); [`Auth::install`] puts everything it needs on the app's
+//!   axum `Router` in the right order.
+//! - [`context`]: what server functions call (the caller, sign-in, sign-out, devices).
+//! - [`extract`]: the axum extractors for the app's own JSON handlers.
+//! - [`Error`]: the server-side error; it becomes the contract's [`ApiError`](crate::ApiError)
+//!   (and is logged, once) where it turns into a response.
 
-pub mod accounts;
+mod accounts;
 pub mod api;
-pub mod client_ip;
+mod client_ip;
 pub mod config;
 pub mod context;
-pub mod cookies;
-pub mod csrf;
-pub mod db;
+mod cookies;
+mod csrf;
+mod db;
+mod error;
 mod flight;
-pub mod headers;
-pub mod idempotency;
-pub mod limits;
-pub mod page_layer;
-pub mod refresh_store;
-pub mod request;
-pub mod status;
-pub mod tokens;
+mod headers;
+mod idempotency;
+mod install;
+mod limits;
+mod page_layer;
+mod refresh_store;
+mod request;
+mod status;
+mod tokens;
+
+pub use accounts::Attempter;
+pub use error::Error;
+pub use headers::provide_nonce;
+pub use install::PagePolicy;
+pub use refresh_store::RefreshFailure;
+pub use request::RequestSession;
+
+/// Axum extractors for the app's own handlers.
+pub mod extract {
+    pub use super::client_ip::ClientIp;
+    pub use super::request::{CurrentUser, MaybeUser};
+}
 
 use crate::types::User;
-use config::{AuthSettings, Config, TokenConfig};
+use config::{AuthConfig, TokenConfig};
 use sqlx::AnyPool;
 use std::{sync::Arc, time::Duration};
 use tokens::Keys;
@@ -28,11 +50,17 @@ use tokens::Keys;
 /// A freshly issued token pair. Lives only in memory and in the cookies it is written to.
 #[derive(Clone)]
 pub struct Issued {
+    /// Whose session it is.
     pub user: User,
+    /// The session (refresh family) id.
     pub session_id: String,
+    /// The signed access token (a JWT).
     pub access_token: String,
+    /// Its lifetime in seconds (the cookie's `Max-Age`, the response's `expires_in`).
     pub access_max_age: i64,
+    /// The refresh token, in clear (only the browser's cookie holds it after this).
     pub refresh_token: String,
+    /// Its lifetime in seconds.
     pub refresh_max_age: i64,
 }
 
@@ -48,21 +76,25 @@ impl std::fmt::Debug for Issued {
 /// Who is calling: a user in one session (refresh family).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
+    /// The signed-in user.
     pub user: User,
+    /// The session the request's access token belongs to.
     pub session_id: String,
 }
 
-/// The auth engine: database, keys and settings. Cheap to clone.
+/// The auth engine: the database, keys and settings. Cheap to clone.
 #[derive(Clone)]
 pub struct Auth(Arc<Inner>);
 
 struct Inner {
     db: AnyPool,
     keys: Keys,
-    settings: AuthSettings,
+    config: AuthConfig,
     flights: flight::Flights,
     limiter: limits::Limiter,
     hashing: limits::HashPool,
+    /// The periodic sweep starts once per engine, however many routers it is installed on.
+    sweeper: std::sync::Once,
     /// SQLite has one writer at a time; queueing writers here is far cheaper than letting them
     /// spin in SQLite's sleeping busy handler. `None` on PostgreSQL. (Other processes on the same
     /// file still meet at SQLite's lock, with its busy timeout.)
@@ -70,43 +102,53 @@ struct Inner {
 }
 
 impl Auth {
-    /// Connects to the database, applies migrations and loads the signing secret.
-    pub async fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url).await?;
-        let secret = tokens::load_secret(&config.secret)?;
-        Ok(Self::new(db, &secret, config.auth.clone()))
+    /// Applies the engine's own migrations (users, sessions, refresh tokens, idempotency
+    /// records) to the app's pool and returns the engine. The pool is an `sqlx::AnyPool` over
+    /// SQLite or PostgreSQL (call `sqlx::any::install_default_drivers()` before opening it); the
+    /// app's own tables and migrations stay the app's: both migrators share sqlx's bookkeeping
+    /// table and ignore each other's versions.
+    pub async fn connect(
+        db: AnyPool,
+        config: AuthConfig,
+    ) -> Result<Self, sqlx::migrate::MigrateError> {
+        db::migrate(&db).await?;
+        Ok(Self::with_migrated(db, config))
     }
 
-    pub fn new(db: AnyPool, secret: &[u8], settings: AuthSettings) -> Self {
+    fn with_migrated(db: AnyPool, config: AuthConfig) -> Self {
+        use secrecy::ExposeSecret;
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
         Self(Arc::new(Inner {
             sqlite_writes: sqlite.then(|| tokio::sync::Mutex::new(())),
-            keys: Keys::new(secret, &settings.tokens),
-            flights: flight::Flights::new(settings.tokens.reuse_grace),
-            limiter: limits::Limiter::new(&settings.limits),
-            hashing: limits::HashPool::new(&settings.limits),
+            keys: Keys::new(config.secret.expose_secret(), &config.tokens),
+            flights: flight::Flights::new(config.tokens.reuse_grace),
+            limiter: limits::Limiter::new(&config.limits),
+            hashing: limits::HashPool::new(&config.limits),
+            sweeper: std::sync::Once::new(),
             db,
-            settings,
+            config,
         }))
     }
 
-    pub fn db(&self) -> &AnyPool {
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &AuthConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn db(&self) -> &AnyPool {
         &self.0.db
     }
 
-    pub fn settings(&self) -> &AuthSettings {
-        &self.0.settings
+    pub(crate) fn token_config(&self) -> &TokenConfig {
+        &self.0.config.tokens
     }
 
-    pub fn token_config(&self) -> &TokenConfig {
-        &self.0.settings.tokens
+    pub(crate) fn cookie_secure(&self) -> bool {
+        self.0.config.cookies.secure
     }
 
-    pub fn cookie_secure(&self) -> bool {
-        self.0.settings.cookie_secure
-    }
-
-    /// The most password hashes that ran at once since start (bounded by the configured workers).
+    /// The most password hashes that ran at once since start (bounded by the configured
+    /// workers): a gauge for dashboards and tests.
     pub fn hashing_peak(&self) -> usize {
         self.0.hashing.peak()
     }
@@ -123,8 +165,9 @@ impl Auth {
         }
     }
 
-    /// Spawns the periodic sweep of expired sessions and old spent tokens.
-    pub fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Spawns the periodic sweep of expired sessions, old spent tokens and idempotency records
+    /// ([`install`](Self::install) does this once per engine).
+    pub(crate) fn spawn_sweeper(&self, every: Duration) -> tokio::task::JoinHandle<()> {
         let auth = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
@@ -143,4 +186,43 @@ impl Auth {
 /// Reads `ttl` as whole seconds for JWT `exp` and cookie `Max-Age`.
 fn secs(d: Duration) -> i64 {
     d.as_secs().max(1) as i64
+}
+
+/// Internals the fuzz targets exercise directly. Not part of the API.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use super::client_ip::client_ip;
+    pub use super::config::ClientIpConfig;
+    pub use super::idempotency::parse_key;
+
+    /// A cookie's value from a request's `Cookie` headers.
+    pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+        super::request::cookie(headers, name)
+    }
+
+    /// Access-token extraction and verification with a fixed key.
+    pub struct Tokens(super::tokens::Keys);
+
+    impl Default for Tokens {
+        fn default() -> Self {
+            Self(super::tokens::Keys::new(&[7u8; 32], &Default::default()))
+        }
+    }
+
+    impl Tokens {
+        /// A valid token.
+        pub fn issue(&self) -> String {
+            self.0.issue("user", "session", 600).0
+        }
+
+        /// Whether `token` verifies.
+        pub fn verifies(&self, token: &str) -> bool {
+            self.0.verify(token).is_ok()
+        }
+
+        /// The access token a request with these headers presents.
+        pub fn presented(&self, headers: &axum::http::HeaderMap) -> Option<String> {
+            super::request::bearer_or_cookie(headers, "access_token")
+        }
+    }
 }

@@ -10,6 +10,19 @@ mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod notes;
+#[cfg(feature = "ssr")]
+mod time;
+
+/// Applies the app's migrations (the top-level `migrations/`: the notes). The engine applies its
+/// own (accounts, sessions) when connected; both share sqlx's bookkeeping table, so each ignores
+/// the other's versions. Run this first: the app's first migration, from before the split,
+/// also created the engine's tables, which the engine's then leaves alone.
+#[cfg(feature = "ssr")]
+pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut migrator = sqlx::migrate!("../migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await
+}
 
 use components::Header;
 use leptos::prelude::*;
@@ -20,10 +33,15 @@ use leptos_router::{
 };
 use pages::{HomePage, LoginPage, NotFound, NotesPage, RegisterPage, SessionsPage};
 
-/// Pages that need a session (the server answers 303 to `/login?next=…` without one).
-pub const PROTECTED: &[&str] = &["/notes", "/sessions"];
-/// Pages a signed-in user is sent away from.
-pub const GUEST_ONLY: &[&str] = &["/login", "/register"];
+/// Which pages need a session (303 to `/login?next=…` without one) and which are for signed-out
+/// visitors only.
+#[cfg(feature = "ssr")]
+pub fn page_policy() -> sessionflow::server::PagePolicy {
+    sessionflow::server::PagePolicy::new()
+        .protect(["/notes", "/sessions"])
+        .guest_only(["/login", "/register"])
+        .home("/notes")
+}
 
 /// The HTML document around the app.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

@@ -1,16 +1,11 @@
 //! Notes storage (server only): every query is scoped to its owner.
 
-use crate::model::Note;
-use sessionflow::{
-    server::db::{now_ms, rfc3339},
-    ApiError,
+use crate::{
+    model::Note,
+    time::{now_ms, rfc3339},
 };
+use sessionflow::{server::Error, ApiError};
 use sqlx::{AnyPool, Row};
-
-fn db_error(e: sqlx::Error) -> ApiError {
-    tracing::error!(error = %e, "notes query failed");
-    ApiError::unavailable()
-}
 
 fn note(r: &sqlx::any::AnyRow) -> Result<Note, sqlx::Error> {
     Ok(Note {
@@ -23,19 +18,15 @@ fn note(r: &sqlx::any::AnyRow) -> Result<Note, sqlx::Error> {
 }
 
 /// The user's notes, newest first.
-pub async fn list(db: &AnyPool, user_id: &str) -> Result<Vec<Note>, ApiError> {
+pub async fn list(db: &AnyPool, user_id: &str) -> Result<Vec<Note>, Error> {
     let rows = sqlx::query(
         "SELECT id, title, body, created_at, updated_at FROM notes \
          WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
-        .map(note)
-        .collect::<Result<_, _>>()
-        .map_err(db_error)
+    .await?;
+    Ok(rows.iter().map(note).collect::<Result<_, _>>()?)
 }
 
 /// Creates a note. With an idempotency key, the same key again returns the first note and
@@ -46,11 +37,11 @@ pub async fn create(
     title: &str,
     body: &str,
     key: Option<&str>,
-) -> Result<Note, ApiError> {
+) -> Result<Note, Error> {
     crate::model::validate_note(title, body)?;
     let key = key
         .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200);
+        .filter(|k| !k.is_empty() && k.len() <= 255);
     let now = now_ms();
     let id = uuid::Uuid::new_v4().to_string();
     let inserted = sqlx::query(
@@ -64,8 +55,7 @@ pub async fn create(
     .bind(now)
     .bind(key)
     .execute(db)
-    .await
-    .map_err(db_error)?;
+    .await?;
     let row = if inserted.rows_affected() == 1 {
         sqlx::query("SELECT id, title, body, created_at, updated_at FROM notes WHERE id = $1")
             .bind(&id)
@@ -80,9 +70,8 @@ pub async fn create(
         .bind(key)
         .fetch_one(db)
         .await
-    }
-    .map_err(db_error)?;
-    note(&row).map_err(db_error)
+    }?;
+    Ok(note(&row)?)
 }
 
 /// Updates a note of the user; `not_found` otherwise. Re-sending the same update is harmless.
@@ -92,7 +81,7 @@ pub async fn update(
     id: &str,
     title: &str,
     body: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     crate::model::validate_note(title, body)?;
     let done = sqlx::query(
         "UPDATE notes SET title = $1, body = $2, updated_at = $3 WHERE id = $4 AND user_id = $5",
@@ -103,22 +92,20 @@ pub async fn update(
     .bind(id)
     .bind(user_id)
     .execute(db)
-    .await
-    .map_err(db_error)?;
+    .await?;
     if done.rows_affected() == 0 {
-        return Err(ApiError::not_found());
+        return Err(ApiError::not_found().into());
     }
     Ok(())
 }
 
 /// Deletes a note of the user. Deleting a note that is already gone succeeds (a re-sent delete
 /// must not fail), so this never reveals whether another user's note exists.
-pub async fn delete(db: &AnyPool, user_id: &str, id: &str) -> Result<(), ApiError> {
+pub async fn delete(db: &AnyPool, user_id: &str, id: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM notes WHERE id = $1 AND user_id = $2")
         .bind(id)
         .bind(user_id)
         .execute(db)
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! `cargo xtask bench` (or `cargo bench -p server`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionflow::server::{config::AuthSettings, db, Auth};
+use sessionflow::server::{config::AuthConfig, Auth};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -18,17 +18,16 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let auth = rt.block_on(async {
-        let pool = db::connect(&url).await.expect("db");
-        Auth::new(
-            pool,
-            b"bench-secret-0123456789abcdef0123456789",
-            AuthSettings::default(),
-        )
+        let pool = server::db::connect(&url).await.expect("db");
+        let config = AuthConfig::builder(b"bench-secret-0123456789abcdef0123456789")
+            .build()
+            .expect("config");
+        Auth::connect(pool, config).await.expect("migrations")
     });
     let issued = rt.block_on(async {
         let email = sessionflow::Email::parse("bench@example.com").unwrap();
         let password = sessionflow::Password::parse("bench-password-1").unwrap();
-        let who = sessionflow::server::accounts::Attempter {
+        let who = sessionflow::server::Attempter {
             ip: std::net::Ipv4Addr::LOCALHOST.into(),
             user_agent: None,
         };

@@ -3,7 +3,7 @@
 //! line, for `shared/peers/bench.sh … contract` (`SEED_TOKENS_CMD`).
 
 use sessionflow::{
-    server::{config::AuthSettings, db, Auth},
+    server::{config::AuthConfig, Auth},
     User,
 };
 use sqlx::Row;
@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     let n: usize = n.parse()?;
     let url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://data/app.db?mode=rwc".into());
-    let pool = db::connect(&url).await?;
+    let pool = server::db::connect(&url).await?;
     let row = sqlx::query("SELECT id, email FROM users WHERE email = $1")
         .bind(email.to_lowercase())
         .fetch_one(&pool)
@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         email: row.try_get("email")?,
     };
     // Seeding needs no signing key: only the refresh tokens are kept.
-    let auth = Auth::new(pool, &[0u8; 32], AuthSettings::default());
+    let auth = Auth::connect(pool, AuthConfig::builder([0u8; 32]).build()?).await?;
     let mut lines = String::with_capacity(n * 45);
     for _ in 0..n {
         lines.push_str(

@@ -1,6 +1,7 @@
 //! `server`: reads the configuration, opens the database, serves.
 
-use sessionflow::server::{config::Config, Auth};
+use server::config::Config;
+use sessionflow::server::Auth;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -23,15 +24,18 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    if config.auth.public_origins.is_empty() {
+    let auth_config = config.auth_config()?;
+    if auth_config.public_origins().is_empty() {
         tracing::warn!(
             "PUBLIC_URL is not set and {} names no host: cross-site checks compare Origin with Host",
             config.site_addr
         );
     }
-    let auth = Auth::from_config(&config).await?;
-    auth.spawn_sweeper(std::time::Duration::from_secs(600));
-    let app = server::router(auth, server::leptos_options(config.site_addr));
+    let db = server::db::connect(&config.database_url).await?;
+    let auth = Auth::connect(db.clone(), auth_config)
+        .await
+        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+    let app = server::router(auth, db, server::leptos_options(config.site_addr));
     let listener = tokio::net::TcpListener::bind(config.site_addr)
         .await
         .map_err(|e| {

@@ -6,9 +6,10 @@ use axum::{
     Json,
 };
 use sessionflow::{
-    server::{api::ApiJson, request::CurrentUser, Auth},
+    server::{api::ApiJson, extract::CurrentUser, Error},
     ApiError,
 };
+use sqlx::AnyPool;
 
 /// A note to create.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -28,10 +29,10 @@ pub struct NewNote {
         (status = 503, description = "Database unavailable", body = ApiError),
     ))]
 pub async fn list(
-    State(auth): State<Auth>,
+    State(db): State<AnyPool>,
     CurrentUser(who): CurrentUser,
-) -> Result<Json<Vec<app::model::Note>>, ApiError> {
-    Ok(Json(app::notes::list(auth.db(), &who.user.id).await?))
+) -> Result<Json<Vec<app::model::Note>>, Error> {
+    Ok(Json(app::notes::list(&db, &who.user.id).await?))
 }
 
 /// 201 with the note. The same `Idempotency-Key` again answers exactly as the first call did
@@ -52,12 +53,12 @@ pub async fn list(
         (status = 503, description = "Database unavailable", body = ApiError),
     ))]
 pub async fn create(
-    State(auth): State<Auth>,
+    State(db): State<AnyPool>,
     CurrentUser(who): CurrentUser,
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewNote>,
-) -> Result<(StatusCode, Json<app::model::Note>), ApiError> {
+) -> Result<(StatusCode, Json<app::model::Note>), Error> {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let note = app::notes::create(auth.db(), &who.user.id, &new.title, &new.body, key).await?;
+    let note = app::notes::create(&db, &who.user.id, &new.title, &new.body, key).await?;
     Ok((StatusCode::CREATED, Json(note)))
 }

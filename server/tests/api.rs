@@ -244,7 +244,7 @@ async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_succes
 #[tokio::test]
 async fn refresh_reused_after_grace_revokes_the_whole_session() {
     for b in backends() {
-        let app = TestApp::with(&b, |s| s.tokens.reuse_grace = Duration::from_millis(200)).await;
+        let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
         let (_, r0, _) = app.register_body("ada@example.com").await;
         let first: Value = app.refresh_body(&r0).await.json().await.unwrap();
         let r1 = first["refresh_token"].as_str().unwrap();
@@ -310,7 +310,7 @@ async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair() {
 async fn two_server_instances_on_one_database_rotate_a_token_once() {
     for b in backends() {
         let one = TestApp::spawn(&b).await;
-        let two = one.sibling(|_| {}).await;
+        let two = one.sibling(|b| b).await;
         let (access, r0, _) = one.register_body("ada@example.com").await;
         let (a, b2) = tokio::join!(one.refresh_body(&r0), two.refresh_body(&r0));
         let a: Value = a.json().await.unwrap();
@@ -672,7 +672,7 @@ async fn sessions_survive_a_server_restart() {
     for b in backends() {
         let before = TestApp::spawn(&b).await;
         let (access, refresh, _) = before.register_body("ada@example.com").await;
-        let after = before.sibling(|_| {}).await;
+        let after = before.sibling(|b| b).await;
         drop(before);
         assert_eq!(after.me(&access).await.status(), 200);
         assert_eq!(after.refresh_body(&refresh).await.status(), 200);
@@ -718,7 +718,7 @@ async fn healthz_answers_200_while_the_database_answers() {
             .status(),
         200
     );
-    app.auth.db().close().await;
+    app.db.close().await;
     assert_eq!(
         app.bare()
             .get(app.url("/healthz"))
@@ -732,12 +732,9 @@ async fn healthz_answers_200_while_the_database_answers() {
 
 #[tokio::test]
 async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
-    let app = TestApp::with(&Backend::Sqlite, |s| {
-        s.tokens.refresh_ttl = Duration::from_secs(1)
-    })
-    .await;
+    let app = TestApp::with(&Backend::Sqlite, |b| b.refresh_ttl(Duration::from_secs(1))).await;
     app.register_body("ada@example.com").await;
-    let live = app.sibling(|_| {}).await;
+    let live = app.sibling(|b| b).await;
     live.register_body("bob@example.com").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.auth.sweep().await.unwrap();

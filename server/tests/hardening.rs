@@ -221,9 +221,9 @@ async fn registration_is_rate_limited_per_address() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_limits_follow_the_forwarded_address_and_a_spoofed_header_does_not()
 {
-    let app = TestApp::with(&Backend::Sqlite, |s| {
-        s.client_ip.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        s.client_ip.header = Some(header::HeaderName::from_static("x-forwarded-for"));
+    let app = TestApp::with(&Backend::Sqlite, |b| {
+        b.trusted_proxies(["127.0.0.1/32".parse().unwrap()])
+            .client_ip_header(header::HeaderName::from_static("x-forwarded-for"))
     })
     .await;
     let proxy = Proxy::start(&app.base).await;
@@ -327,7 +327,7 @@ async fn garbage_refresh_tokens_are_refused_without_touching_real_sessions() {
 #[tokio::test]
 async fn parallel_refreshes_share_one_rotation_even_without_a_grace_window() {
     for b in backends() {
-        let app = TestApp::with(&b, |s| s.tokens.reuse_grace = Duration::ZERO).await;
+        let app = TestApp::with(&b, |b| b.reuse_grace(Duration::ZERO)).await;
         let (access, r0, _) = app.register_body("ada@example.com").await;
         // A slow database keeps the first rotation in flight while the others arrive.
         let lock = HeldLock::on_refresh_token(&app, &r0).await;
@@ -353,7 +353,7 @@ async fn parallel_refreshes_share_one_rotation_even_without_a_grace_window() {
 #[tokio::test]
 async fn a_lost_refresh_answer_gets_its_successor_once_even_after_the_grace_window() {
     for b in backends() {
-        let app = TestApp::with(&b, |s| s.tokens.reuse_grace = Duration::from_millis(200)).await;
+        let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
         let (access, r0, _) = app.register_body("ada@example.com").await;
         let lost: Value = app.refresh_body(&r0).await.json().await.unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -373,7 +373,7 @@ async fn a_lost_refresh_answer_gets_its_successor_once_even_after_the_grace_wind
 #[tokio::test]
 async fn a_second_late_replay_of_the_same_token_revokes_the_session() {
     for b in backends() {
-        let app = TestApp::with(&b, |s| s.tokens.reuse_grace = Duration::from_millis(200)).await;
+        let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
         let (access, r0, _) = app.register_body("ada@example.com").await;
         let lost: Value = app.refresh_body(&r0).await.json().await.unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -656,11 +656,14 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
         201
     );
     let hour = 3_600_000i64;
-    let now = sessionflow::server::db::now_ms();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let age = |ms: i64| {
         sqlx::query("UPDATE idempotency_keys SET created_at = $1")
             .bind(now - ms)
-            .execute(app.auth.db())
+            .execute(&app.db)
     };
     age(23 * hour).await.unwrap();
     app.auth.sweep().await.unwrap();
@@ -777,8 +780,8 @@ async fn bearer_requests_with_a_foreign_origin_are_not_refused_as_csrf() {
 
 #[tokio::test]
 async fn behind_a_proxy_that_rewrites_host_the_public_origin_is_what_counts() {
-    let app = TestApp::with(&Backend::Sqlite, |s| {
-        s.public_origins = vec!["https://notes.example.com".into()];
+    let app = TestApp::with(&Backend::Sqlite, |b| {
+        b.public_origins(["https://notes.example.com"])
     })
     .await;
     let proxy = Proxy::start(&app.base).await;

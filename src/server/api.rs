@@ -5,7 +5,6 @@
 use super::{
     accounts::Attempter,
     client_ip::ClientIp,
-    cookies::{self, REFRESH_COOKIE},
     refresh_store::RefreshFailure,
     request::{cookie, unauthorized, CurrentUser},
     Auth, Issued,
@@ -57,7 +56,7 @@ fn json_rejection(rejection: JsonRejection) -> Response {
 
 /// Sign-in or registration.
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     #[schema(format = "email", max_length = 254, example = "ada@example.com")]
     email: String,
     #[schema(min_length = 8, max_length = 1024, example = "correct horse battery")]
@@ -69,20 +68,20 @@ pub struct Credentials {
 
 #[derive(Deserialize, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Transport {
+pub(crate) enum Transport {
     Cookie,
     Body,
 }
 
 /// A refresh token sent in the body (clients without a cookie jar); otherwise the cookie is used.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
-pub struct RefreshBody {
+pub(crate) struct RefreshBody {
     refresh_token: Option<String>,
 }
 
 /// The token response of §6.
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -91,15 +90,15 @@ pub struct TokenResponse {
     refresh_token: Option<String>,
 }
 
-/// The routes and their OpenAPI description, to be merged at the root (`/api/auth/*`,
+/// The routes and their OpenAPI description, under `prefix` (`/api/` → `/api/auth/*`,
 /// `/api/me`).
-pub fn router<S>() -> utoipa_axum::router::OpenApiRouter<S>
+pub(crate) fn router<S>(prefix: &str) -> utoipa_axum::router::OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     Auth: FromRef<S>,
 {
     use utoipa_axum::routes;
-    utoipa_axum::router::OpenApiRouter::new()
+    let routes = utoipa_axum::router::OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
@@ -107,18 +106,19 @@ where
         .routes(routes!(logout_all))
         .routes(routes!(sessions))
         .routes(routes!(delete_session))
-        .routes(routes!(me))
+        .routes(routes!(me));
+    utoipa_axum::router::OpenApiRouter::new().nest(prefix.trim_end_matches('/'), routes)
 }
 
-/// The engine's part of the OpenAPI document: schemas and the two ways to present an access
-/// token (`Authorization: Bearer` or the `access_token` cookie).
+/// The engine's part of the OpenAPI document besides its paths: schemas and the two ways to
+/// present an access token (`Authorization: Bearer` or the access cookie).
 #[derive(utoipa::OpenApi)]
 #[openapi(
     components(schemas(ApiError, crate::error::ErrorCode, User, TokenResponse)),
     modifiers(&SecuritySchemes),
     tags((name = "auth", description = "Accounts, sessions and tokens"))
 )]
-pub struct AuthApi;
+pub(crate) struct AuthApi;
 
 struct SecuritySchemes;
 
@@ -139,7 +139,7 @@ impl utoipa::Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(cookies::ACCESS_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))),
         );
     }
 }
@@ -160,7 +160,7 @@ fn issued_response(
 ) -> Response {
     let body_refresh = (transport == Transport::Body).then(|| issued.refresh_token.clone());
     if transport == Transport::Cookie {
-        cookies::set_pair(jar, &issued, auth.cookie_secure());
+        auth.set_cookies(jar, &issued);
     }
     let body = TokenResponse {
         access_token: issued.access_token,
@@ -175,7 +175,7 @@ fn issued_response(
     res
 }
 
-#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = Credentials,
     responses(
         (status = 201, description = "Signed up and in; cookies set", body = TokenResponse),
         (status = 400, description = "Malformed body or invalid email/password (`validation`)", body = ApiError),
@@ -210,7 +210,7 @@ async fn register(
     ))
 }
 
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
     responses(
         (status = 200, description = "Signed in; cookies set unless `transport` is `body`", body = TokenResponse),
         (status = 400, description = "Malformed body (`validation`)", body = ApiError),
@@ -251,7 +251,11 @@ async fn login(
 }
 
 /// The refresh token from the JSON body (if any) or else the cookie. The body is optional.
-fn presented_refresh(headers: &HeaderMap, body: axum::body::Bytes) -> (Option<String>, bool) {
+fn presented_refresh(
+    auth: &Auth,
+    headers: &HeaderMap,
+    body: axum::body::Bytes,
+) -> (Option<String>, bool) {
     let from_body = serde_json::from_slice::<RefreshBody>(&body)
         .ok()
         .and_then(|b| b.refresh_token)
@@ -259,13 +263,13 @@ fn presented_refresh(headers: &HeaderMap, body: axum::body::Bytes) -> (Option<St
     match from_body {
         Some(t) => (Some(t), true),
         None => (
-            cookie(headers, REFRESH_COOKIE).filter(|t| !t.is_empty()),
+            cookie(headers, auth.refresh_cookie()).filter(|t| !t.is_empty()),
             false,
         ),
     }
 }
 
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: without it the `refresh_token` cookie is used"),
     responses(
         (status = 200, description = "Rotated; a new pair", body = TokenResponse),
@@ -280,9 +284,9 @@ async fn refresh(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (token, via_body) = presented_refresh(&headers, body);
+    let (token, via_body) = presented_refresh(&auth, &headers, body);
     let Some(token) = token else {
-        cookies::clear_pair(&jar, auth.cookie_secure());
+        auth.clear_cookies(&jar);
         return unauthorized(ErrorCode::InvalidRefreshToken).into_response();
     };
     let transport = if via_body {
@@ -293,14 +297,14 @@ async fn refresh(
     match auth.refresh(&token).await {
         Ok(issued) => issued_response(&auth, &jar, issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
-            cookies::clear_pair(&jar, auth.cookie_secure());
+            auth.clear_cookies(&jar);
             unauthorized(ErrorCode::InvalidRefreshToken).into_response()
         }
         Err(RefreshFailure::Unavailable) => ApiError::unavailable().into_response(),
     }
 }
 
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: the refresh cookie or an access token work too"),
     responses(
         (status = 204, description = "The session is revoked and both cookies cleared"),
@@ -314,17 +318,17 @@ async fn logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let (token, _) = presented_refresh(&headers, body);
+    let (token, _) = presented_refresh(&auth, &headers, body);
     let session = auth.resolve(&headers).await;
     let access_sid = session.principal().map(|p| p.session_id.as_str());
     auth.sign_out(token.as_deref(), access_sid)
         .await
         .map_err(db_error)?;
-    cookies::clear_pair(&jar, auth.cookie_secure());
+    auth.clear_cookies(&jar);
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth",
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Every session of the user is revoked"),
@@ -338,11 +342,11 @@ async fn logout_all(
     CurrentUser(who): CurrentUser,
 ) -> Result<StatusCode, ApiError> {
     auth.revoke_all(&who.user.id).await.map_err(db_error)?;
-    cookies::clear_pair(&jar, auth.cookie_secure());
+    auth.clear_cookies(&jar);
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The user's live sessions, most recently used first", body = Vec<crate::types::SessionInfo>),
@@ -356,7 +360,7 @@ async fn sessions(
     Ok(Json(auth.list_sessions(&who).await.map_err(db_error)?).into_response())
 }
 
-#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
     responses(
@@ -382,7 +386,7 @@ async fn delete_session(
     }
 }
 
-#[utoipa::path(get, path = "/api/me", tag = "auth",
+#[utoipa::path(get, path = "/me", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The signed-in user", body = User),
@@ -393,8 +397,7 @@ async fn me(CurrentUser(who): CurrentUser) -> Json<User> {
     Json(who.user)
 }
 
-/// Logs a database failure and answers 503 `unavailable`.
-pub fn db_error(e: sqlx::Error) -> ApiError {
-    tracing::error!(error = %e, "database error");
-    ApiError::unavailable()
+/// A database failure as the answer it becomes (logged once, by the conversion).
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
+    super::Error::from(e).into()
 }

@@ -18,9 +18,10 @@ pub fn client_ip(cfg: &ClientIpConfig, peer: Option<IpAddr>, headers: &HeaderMap
         return IpAddr::V4(Ipv4Addr::UNSPECIFIED);
     };
     let trusted = |ip: &IpAddr| cfg.trusted_proxies.iter().any(|net| net.contains(ip));
-    let Some(header) = cfg.header.as_ref().filter(|_| trusted(&peer)) else {
+    if !trusted(&peer) {
         return peer;
-    };
+    }
+    let header = &cfg.header;
     // Every hop appends; read from the right, skipping our own proxies.
     let hops: Vec<IpAddr> = headers
         .get_all(header)
@@ -80,7 +81,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Auth::from_ref(state);
         Ok(Self(client_ip(
-            &auth.settings().client_ip,
+            &auth.config().client_ip,
             peer(&parts.extensions),
             &parts.headers,
         )))
@@ -95,7 +96,7 @@ mod tests {
     fn cfg(proxies: &[&str]) -> ClientIpConfig {
         ClientIpConfig {
             trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
-            header: Some(axum::http::HeaderName::from_static("x-forwarded-for")),
+            header: axum::http::HeaderName::from_static("x-forwarded-for"),
         }
     }
 

@@ -1,8 +1,28 @@
-//! Helpers for server functions: the caller, the engine and the cookie jar of the current request,
-//! taken from the request extensions that the session layer filled (never from a global).
+//! What server functions call: the caller, sign-in, registration, sign-out and devices, for the
+//! current request. Everything comes from the request the session layer prepared (never from a
+//! global, DESIGN §8). An `Err` a server function returns is answered with its contract status
+//! (401, 409, 429…) by the layer [`Auth::install`] puts around the app.
+//!
+//! ```no_run
+//! use leptos::prelude::*;
+//! use sessionflow::{server::context, ApiError, User};
+//!
+//! #[server(client = sessionflow::AuthClient)]
+//! pub async fn whoami() -> Result<User, ApiError> {
+//!     Ok(context::require_user()?.user)
+//! }
+//!
+//! #[server(client = sessionflow::DirectClient)]
+//! pub async fn sign_in(email: String, password: String) -> Result<User, ApiError> {
+//!     context::sign_in(&email, &password).await
+//! }
+//! ```
 
-use super::{cookies, request::RequestSession, Auth, Issued, Principal};
-use crate::error::ApiError;
+use super::{accounts::Attempter, request::RequestSession, Auth, Principal};
+use crate::{
+    error::{ApiError, ErrorCode},
+    types::{Email, Password, SessionInfo, User},
+};
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
@@ -16,28 +36,18 @@ fn parts() -> Result<Parts, ApiError> {
     })
 }
 
-/// Sets the response status (and `WWW-Authenticate` for 401) for an error, so that a failed
-/// server function answers 401/400/409… rather than 500, and returns the error.
-pub fn fail(e: ApiError) -> ApiError {
-    if let Some(res) = use_context::<ResponseOptions>() {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        res.set_status(status);
-        if status == StatusCode::UNAUTHORIZED {
-            res.insert_header(header::WWW_AUTHENTICATE, super::request::www_authenticate());
-        }
-        if let Some(secs) = e.retry_after {
-            res.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-    }
-    e
+fn not_installed() -> ApiError {
+    tracing::error!("Auth::install was not applied to this route");
+    ApiError::unavailable()
 }
 
 /// The engine, as placed in the request by the session layer.
 pub fn auth() -> Result<Auth, ApiError> {
-    parts()?.extensions.get::<Auth>().cloned().ok_or_else(|| {
-        tracing::error!("the session layer is not installed in front of this route");
-        fail(ApiError::unavailable())
-    })
+    parts()?
+        .extensions
+        .get::<Auth>()
+        .cloned()
+        .ok_or_else(not_installed)
 }
 
 fn session() -> Result<Arc<RequestSession>, ApiError> {
@@ -45,20 +55,27 @@ fn session() -> Result<Arc<RequestSession>, ApiError> {
         .extensions
         .get::<Arc<RequestSession>>()
         .cloned()
-        .ok_or_else(|| {
-            tracing::error!("the session layer is not installed in front of this route");
-            fail(ApiError::unavailable())
-        })
+        .ok_or_else(not_installed)
 }
 
-/// The signed-in caller, or the 401 (`token_expired`, `missing_token`, `invalid_token`).
+fn jar() -> Result<Cookies, ApiError> {
+    parts()?
+        .extensions
+        .get::<Cookies>()
+        .cloned()
+        .ok_or_else(not_installed)
+}
+
+/// The signed-in caller, or the 401 (`token_expired`, `missing_token`, `invalid_token`) that
+/// makes the browser layer refresh and retry.
 pub fn require_user() -> Result<Principal, ApiError> {
-    session()?.require().cloned().map_err(fail)
+    session()?.require().cloned()
 }
 
-/// The caller if signed in; `None` when the request carried no credentials at all.
+/// The caller if signed in; `None` when the request carried no credentials at all (credentials
+/// that no longer work still fail, so the browser refreshes).
 pub fn maybe_user() -> Result<Option<Principal>, ApiError> {
-    session()?.maybe().map(|p| p.cloned()).map_err(fail)
+    session()?.maybe().map(|p| p.cloned())
 }
 
 /// A request header of the current request.
@@ -72,27 +89,52 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn jar() -> Result<Cookies, ApiError> {
-    parts()?
-        .extensions
-        .get::<Cookies>()
-        .cloned()
-        .ok_or_else(|| {
-            tracing::error!("CookieManagerLayer is not installed");
-            fail(ApiError::unavailable())
-        })
-}
-
-/// Who is signing in or registering: the client address (per the engine's proxy settings) and
-/// the user agent of the current request.
-pub fn attempter_ip() -> Result<std::net::IpAddr, ApiError> {
-    let auth = auth()?;
+fn attempter_ip(auth: &Auth) -> Result<std::net::IpAddr, ApiError> {
     let parts = parts()?;
     Ok(super::client_ip::client_ip(
-        &auth.settings().client_ip,
+        &auth.config().client_ip,
         super::client_ip::peer(&parts.extensions),
         &parts.headers,
     ))
+}
+
+/// Signs in with an email and a password: the session's cookies are set on the response.
+/// `invalid_credentials` for anything that does not match (a malformed email or password
+/// included), `rate_limited` or `unavailable` (with `Retry-After`) under pressure.
+pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
+    let auth = auth()?;
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidCredentials,
+            "The email or password is incorrect.",
+        )
+    };
+    let email = Email::parse(email)?;
+    let password = Password::parse(password).map_err(|_| invalid())?;
+    let user_agent = header_value(header::USER_AGENT);
+    let who = Attempter {
+        ip: attempter_ip(&auth)?,
+        user_agent: user_agent.as_deref(),
+    };
+    let issued = auth.login(email, password, who).await?;
+    auth.set_cookies(&jar()?, &issued);
+    Ok(issued.user)
+}
+
+/// Creates an account and signs it in (cookies set). `validation` beside the field at fault,
+/// `conflict` when the email is taken.
+pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
+    let auth = auth()?;
+    let email = Email::parse(email)?;
+    let password = Password::parse(password)?;
+    let user_agent = header_value(header::USER_AGENT);
+    let who = Attempter {
+        ip: attempter_ip(&auth)?,
+        user_agent: user_agent.as_deref(),
+    };
+    let issued = auth.register(email, password, who).await?;
+    auth.set_cookies(&jar()?, &issued);
+    Ok(issued.user)
 }
 
 /// Signs the caller out (CONTRACT §6): revokes the session the refresh cookie belongs to (and the
@@ -100,24 +142,43 @@ pub fn attempter_ip() -> Result<std::net::IpAddr, ApiError> {
 /// cookies.
 pub async fn sign_out() -> Result<(), ApiError> {
     let auth = auth()?;
-    let refresh = super::request::cookie(&parts()?.headers, cookies::REFRESH_COOKIE);
+    let refresh = super::request::cookie(&parts()?.headers, auth.refresh_cookie());
     let access_sid = session()?.principal().map(|p| p.session_id.clone());
     auth.sign_out(refresh.as_deref(), access_sid.as_deref())
         .await
-        .map_err(|e| fail(super::api::db_error(e)))?;
-    clear_session_cookies(&auth)
-}
-
-/// Writes both auth cookies for a freshly issued pair.
-pub fn set_session_cookies(auth: &Auth, issued: &Issued) -> Result<(), ApiError> {
-    cookies::set_pair(&jar()?, issued, auth.cookie_secure());
+        .map_err(super::api::db_error)?;
+    auth.clear_cookies(&jar()?);
     Ok(())
 }
 
-/// Clears both auth cookies.
-pub fn clear_session_cookies(auth: &Auth) -> Result<(), ApiError> {
-    cookies::clear_pair(&jar()?, auth.cookie_secure());
+/// Signs the caller out everywhere: every session of the user is revoked, this one included.
+pub async fn sign_out_everywhere() -> Result<(), ApiError> {
+    let who = require_user()?;
+    let auth = auth()?;
+    auth.revoke_all(&who.user.id)
+        .await
+        .map_err(super::api::db_error)?;
+    auth.clear_cookies(&jar()?);
     Ok(())
+}
+
+/// The caller's live sessions (devices), most recently used first, the current one marked.
+pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
+    let who = require_user()?;
+    auth()?
+        .list_sessions(&who)
+        .await
+        .map_err(super::api::db_error)
+}
+
+/// Revokes one of the caller's sessions; `not_found` when it is not theirs.
+pub async fn revoke_device(id: &str) -> Result<(), ApiError> {
+    let who = require_user()?;
+    match auth()?.revoke_session(&who.user.id, id).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ApiError::not_found()),
+        Err(e) => Err(super::api::db_error(e)),
+    }
 }
 
 /// Whether the current request is a plain HTML form post (JavaScript off), which is answered with

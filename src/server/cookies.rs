@@ -1,17 +1,14 @@
-//! The one place auth cookies are written: `access_token` and `refresh_token`, both `HttpOnly`,
-//! `SameSite=Lax`, `Path=/`, `Secure` per configuration, `Max-Age` matching the token.
+//! The one place auth cookies are written: both `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`
+//! per configuration, `Max-Age` matching the token; names from the configuration.
 
-use super::Issued;
+use super::{Auth, Issued};
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
     Cookie, Cookies,
 };
 
-pub const ACCESS_COOKIE: &str = "access_token";
-pub const REFRESH_COOKIE: &str = "refresh_token";
-
-fn build(name: &'static str, value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
-    Cookie::build((name, value))
+fn build(name: &str, value: String, max_age_secs: i64, secure: bool) -> Cookie<'static> {
+    Cookie::build((name.to_owned(), value))
         .http_only(true)
         .same_site(SameSite::Lax)
         .path("/")
@@ -20,24 +17,39 @@ fn build(name: &'static str, value: String, max_age_secs: i64, secure: bool) -> 
         .build()
 }
 
-/// Sets both cookies for a freshly issued pair.
-pub fn set_pair(cookies: &Cookies, issued: &Issued, secure: bool) {
-    cookies.add(build(
-        ACCESS_COOKIE,
-        issued.access_token.clone(),
-        issued.access_max_age,
-        secure,
-    ));
-    cookies.add(build(
-        REFRESH_COOKIE,
-        issued.refresh_token.clone(),
-        issued.refresh_max_age,
-        secure,
-    ));
-}
+impl Auth {
+    /// The access cookie's name.
+    pub(crate) fn access_cookie(&self) -> &str {
+        &self.0.config.cookies.access
+    }
 
-/// Clears both cookies. Only a definitive answer (401 `invalid_refresh_token`, logout) calls this.
-pub fn clear_pair(cookies: &Cookies, secure: bool) {
-    cookies.add(build(ACCESS_COOKIE, String::new(), 0, secure));
-    cookies.add(build(REFRESH_COOKIE, String::new(), 0, secure));
+    /// The refresh cookie's name.
+    pub(crate) fn refresh_cookie(&self) -> &str {
+        &self.0.config.cookies.refresh
+    }
+
+    /// Sets both cookies for a freshly issued pair.
+    pub(crate) fn set_cookies(&self, jar: &Cookies, issued: &Issued) {
+        let secure = self.cookie_secure();
+        jar.add(build(
+            self.access_cookie(),
+            issued.access_token.clone(),
+            issued.access_max_age,
+            secure,
+        ));
+        jar.add(build(
+            self.refresh_cookie(),
+            issued.refresh_token.clone(),
+            issued.refresh_max_age,
+            secure,
+        ));
+    }
+
+    /// Clears both cookies. Only a definitive answer (401 `invalid_refresh_token`, sign-out)
+    /// calls this.
+    pub(crate) fn clear_cookies(&self, jar: &Cookies) {
+        let secure = self.cookie_secure();
+        jar.add(build(self.access_cookie(), String::new(), 0, secure));
+        jar.add(build(self.refresh_cookie(), String::new(), 0, secure));
+    }
 }

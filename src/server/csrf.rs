@@ -20,7 +20,7 @@ use axum::{
 };
 
 /// The middleware (`axum::middleware::from_fn_with_state(auth, csrf_guard)`).
-pub async fn csrf_guard(State(auth): State<Auth>, req: Request, next: Next) -> Response {
+pub(crate) async fn csrf_guard(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method && !is_bearer(req.headers()) && is_cross_site(req.headers(), &auth) {
         return ApiError::new(ErrorCode::Csrf, "Cross-site request refused.").into_response();
@@ -37,8 +37,8 @@ fn is_bearer(headers: &HeaderMap) -> bool {
 }
 
 fn is_cross_site(headers: &HeaderMap, auth: &Auth) -> bool {
-    let settings = auth.settings();
-    cross_site(headers, &settings.public_origins, settings.cookie_secure)
+    let config = auth.config();
+    cross_site(headers, config.public_origins(), config.cookie_secure())
 }
 
 fn cross_site(headers: &HeaderMap, allowed: &[String], secure: bool) -> bool {

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 /// The request's CSP nonce, in the request extensions.
 #[derive(Debug, Clone)]
-pub struct CspNonce(pub String);
+pub(crate) struct CspNonce(pub String);
 
 /// What the policy allows beyond the app's own origin.
 #[derive(Debug, Clone, Default)]
-pub struct PagePolicyHeaders {
+pub(crate) struct PagePolicyHeaders {
     /// Extra `connect-src` sources, e.g. `ws:` for `cargo leptos watch`'s live reload.
     pub connect_src: Vec<String>,
 }
@@ -37,9 +37,9 @@ impl PagePolicyHeaders {
     }
 }
 
-/// Middleware: a fresh nonce per request; `X-Frame-Options: DENY` on every response and the
-/// Content-Security-Policy on every HTML one.
-pub async fn security_headers(
+/// Middleware: a fresh nonce per request; `X-Frame-Options: DENY`, `nosniff` and a same-origin
+/// referrer policy on every response, and the Content-Security-Policy on every HTML one.
+pub(crate) async fn security_headers(
     State(policy): State<Arc<PagePolicyHeaders>>,
     mut req: Request,
     next: Next,
@@ -51,6 +51,12 @@ pub async fn security_headers(
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
     let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -65,7 +71,7 @@ pub async fn security_headers(
 
 /// Middleware: `Cache-Control: no-store` unless the handler chose otherwise. For pages and API
 /// answers (they may show a signed-in user or set an auth cookie), never for static files.
-pub async fn no_store(req: Request, next: Next) -> Response {
+pub(crate) async fn no_store(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     res.headers_mut()
         .entry(header::CACHE_CONTROL)
@@ -73,8 +79,9 @@ pub async fn no_store(req: Request, next: Next) -> Response {
     res
 }
 
-/// For Leptos' additional context: renders the request's nonce on the hydration scripts, so the
-/// policy's `'nonce-…'` admits exactly them.
+/// Call it in the Leptos additional context (`leptos_routes_with_context`, and the not-found
+/// page's renderer): Leptos then puts the request's nonce on its hydration scripts, so the
+/// Content-Security-Policy's `'nonce-…'` admits exactly them.
 pub fn provide_nonce() {
     use leptos::prelude::{provide_context, use_context};
     let nonce = use_context::<axum::http::request::Parts>()

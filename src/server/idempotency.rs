@@ -51,7 +51,11 @@ pub fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
 
 /// The middleware (`from_fn_with_state(auth, idempotency)`); inside the session layer where
 /// there is one, so it sees the caller the rest of the request sees.
-pub async fn idempotency(State(auth): State<Auth>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn idempotency(
+    State(auth): State<Auth>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if !matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE

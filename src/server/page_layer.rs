@@ -9,7 +9,7 @@
 //! they answer 401 and leave recovery to the browser layer.
 
 use super::{
-    cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE},
+    install::PagePolicy,
     refresh_store::RefreshFailure,
     request::{cookie, RequestSession},
     Auth, Issued, Principal,
@@ -24,22 +24,9 @@ use axum::{
 use std::sync::Arc;
 use tower_cookies::Cookies;
 
-/// Which pages need a session, and where signed-out and signed-in users are sent.
-#[derive(Debug, Clone)]
-pub struct PagePolicy {
-    /// Path prefixes of server functions and the JSON API: resolved, never refreshed here.
-    pub api_prefix: &'static str,
-    /// Pages that answer 303 to `login_path?next=…` without a session.
-    pub protected: &'static [&'static str],
-    /// Pages a signed-in user is sent away from (to `next`, or `home`).
-    pub guest_only: &'static [&'static str],
-    pub login_path: &'static str,
-    pub home: &'static str,
-}
-
 /// State of the session layer: the engine and the page policy.
 #[derive(Clone)]
-pub struct SessionLayerState {
+pub(crate) struct SessionLayerState {
     pub auth: Auth,
     pub policy: Arc<PagePolicy>,
     /// Whether page requests with an expired access token refresh. `false` for the not-found
@@ -47,17 +34,17 @@ pub struct SessionLayerState {
     pub refresh: bool,
 }
 
-fn matches(prefixes: &[&str], path: &str) -> bool {
+fn matches(prefixes: &[String], path: &str) -> bool {
     prefixes.iter().any(|p| {
-        path == *p
+        path == p
             || path
-                .strip_prefix(p)
+                .strip_prefix(p.as_str())
                 .is_some_and(|rest| rest.starts_with('/'))
     })
 }
 
-/// The middleware (use with `axum::middleware::from_fn_with_state`, inside a `CookieManagerLayer`).
-pub async fn session_layer(
+/// The middleware (with `from_fn_with_state`, inside a `CookieManagerLayer`).
+pub(crate) async fn session_layer(
     State(state): State<SessionLayerState>,
     cookies: Cookies,
     mut req: Request,
@@ -69,17 +56,18 @@ pub async fn session_layer(
         refresh,
     } = state;
     let path = req.uri().path().to_owned();
-    let is_page =
-        matches!(*req.method(), Method::GET | Method::HEAD) && !path.starts_with(policy.api_prefix);
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !path.starts_with(auth.config().api_prefix());
     let mut session = auth.resolve(req.headers()).await;
     let mut ended = false;
 
     if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
-        if let Some(token) = cookie(req.headers(), REFRESH_COOKIE).filter(|t| !t.is_empty()) {
+        if let Some(token) = cookie(req.headers(), auth.refresh_cookie()).filter(|t| !t.is_empty())
+        {
             session = match auth.refresh(&token).await {
                 Ok(issued) => {
-                    cookies::set_pair(&cookies, &issued, auth.cookie_secure());
-                    rewrite_cookies(req.headers_mut(), Some(&issued));
+                    auth.set_cookies(&cookies, &issued);
+                    rewrite_cookies(&auth, req.headers_mut(), Some(&issued));
                     tracing::debug!(session_id = %issued.session_id, "refreshed during SSR");
                     RequestSession::SignedIn(Principal {
                         user: issued.user,
@@ -87,8 +75,8 @@ pub async fn session_layer(
                     })
                 }
                 Err(RefreshFailure::Invalid) => {
-                    cookies::clear_pair(&cookies, auth.cookie_secure());
-                    rewrite_cookies(req.headers_mut(), None);
+                    auth.clear_cookies(&cookies);
+                    rewrite_cookies(&auth, req.headers_mut(), None);
                     ended = true;
                     RequestSession::Anonymous { reason: None }
                 }
@@ -99,7 +87,7 @@ pub async fn session_layer(
 
     if is_page {
         let signed_in = session.principal().is_some();
-        if matches(policy.protected, &path) && !signed_in {
+        if matches(&policy.protected, &path) && !signed_in {
             let target = req
                 .uri()
                 .path_and_query()
@@ -109,17 +97,17 @@ pub async fn session_layer(
             }
             let next = crate::types::next_param(target);
             let reason = if ended { "&reason=session_ended" } else { "" };
-            return Redirect::to(&format!("{}?next={next}{reason}", policy.login_path))
-                .into_response();
+            let login = auth.config().login_path();
+            return Redirect::to(&format!("{login}?next={next}{reason}")).into_response();
         }
-        if matches(policy.guest_only, &path) && signed_in {
+        if matches(&policy.guest_only, &path) && signed_in {
             let next = req
                 .uri()
                 .query()
                 .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "next"))
                 .map(|(_, v)| safe_next(Some(&v)))
                 .filter(|n| n != "/")
-                .unwrap_or_else(|| policy.home.to_owned());
+                .unwrap_or_else(|| policy.home.clone());
             return Redirect::to(&next).into_response();
         }
     }
@@ -156,14 +144,23 @@ fn unavailable_page(target: &str) -> Response {
 
 /// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that
 /// anything downstream reading cookies sees the refreshed session, never the spent one.
-fn rewrite_cookies(headers: &mut HeaderMap, issued: Option<&Issued>) {
+fn rewrite_cookies(auth: &Auth, headers: &mut HeaderMap, issued: Option<&Issued>) {
+    rewrite_cookie_header(headers, auth.access_cookie(), auth.refresh_cookie(), issued)
+}
+
+fn rewrite_cookie_header(
+    headers: &mut HeaderMap,
+    access: &str,
+    refresh: &str,
+    issued: Option<&Issued>,
+) {
     let mut pairs: Vec<String> = super::request::request_cookies(headers)
-        .filter(|c| c.name() != ACCESS_COOKIE && c.name() != REFRESH_COOKIE)
+        .filter(|c| c.name() != access && c.name() != refresh)
         .map(|c| c.stripped().to_string())
         .collect();
     if let Some(i) = issued {
-        pairs.push(format!("{ACCESS_COOKIE}={}", i.access_token));
-        pairs.push(format!("{REFRESH_COOKIE}={}", i.refresh_token));
+        pairs.push(format!("{access}={}", i.access_token));
+        pairs.push(format!("{refresh}={}", i.refresh_token));
     }
     headers.remove(header::COOKIE);
     if let Ok(v) = HeaderValue::from_str(&pairs.join("; ")) {
@@ -179,9 +176,10 @@ mod tests {
 
     #[test]
     fn prefixes_match_whole_segments() {
-        assert!(matches(&["/notes"], "/notes"));
-        assert!(matches(&["/notes"], "/notes/42"));
-        assert!(!matches(&["/notes"], "/notesfoo"));
+        let notes = ["/notes".to_owned()];
+        assert!(matches(&notes, "/notes"));
+        assert!(matches(&notes, "/notes/42"));
+        assert!(!matches(&notes, "/notesfoo"));
     }
 
     #[test]
@@ -193,7 +191,7 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        rewrite_cookies(&mut h, None);
+        rewrite_cookie_header(&mut h, "access_token", "refresh_token", None);
         assert_eq!(h.get(header::COOKIE).unwrap(), "theme=dark");
     }
 }

@@ -319,7 +319,7 @@ impl Auth {
     }
 
     /// Checks that an access token's session is still live and returns its user.
-    pub async fn principal(
+    pub(crate) async fn principal(
         &self,
         claims: &tokens::Claims,
     ) -> Result<Option<Principal>, sqlx::Error> {

@@ -1,7 +1,7 @@
 //! What one request knows about its caller, resolved once and shared by everything that serves it
 //! (DESIGN §2, §8): an `Arc<RequestSession>` in the request extensions.
 
-use super::{cookies, Auth, Principal};
+use super::{Auth, Principal};
 use crate::error::{ApiError, ErrorCode};
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -55,7 +55,7 @@ impl RequestSession {
 }
 
 /// The 401 for a code, with the contract's messages.
-pub fn unauthorized(code: ErrorCode) -> ApiError {
+pub(crate) fn unauthorized(code: ErrorCode) -> ApiError {
     let message = match code {
         ErrorCode::TokenExpired => "The access token has expired.",
         ErrorCode::MissingToken => "Sign in to continue.",
@@ -65,8 +65,8 @@ pub fn unauthorized(code: ErrorCode) -> ApiError {
     ApiError::new(code, message)
 }
 
-/// The request's access token: `Authorization: Bearer …` first, then the `access_token` cookie.
-pub fn access_token(headers: &HeaderMap) -> Option<String> {
+/// The request's access token: `Authorization: Bearer …` first, then the access cookie.
+pub(crate) fn bearer_or_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     if let Some(v) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -76,11 +76,11 @@ pub fn access_token(headers: &HeaderMap) -> Option<String> {
             return Some(token.trim().to_owned());
         }
     }
-    cookie(headers, cookies::ACCESS_COOKIE).filter(|v| !v.is_empty())
+    cookie(headers, cookie_name).filter(|v| !v.is_empty())
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     request_cookies(headers)
         .find(|c| c.name() == name)
         .map(|c| c.value_trimmed().to_owned())
@@ -103,8 +103,8 @@ impl Auth {
     /// Resolves the caller from the request headers: verifies the access token and checks that its
     /// session is live. Never refreshes.
     pub async fn resolve(&self, headers: &HeaderMap) -> RequestSession {
-        let has_refresh = cookie(headers, cookies::REFRESH_COOKIE).is_some_and(|v| !v.is_empty());
-        let Some(token) = access_token(headers) else {
+        let has_refresh = cookie(headers, self.refresh_cookie()).is_some_and(|v| !v.is_empty());
+        let Some(token) = bearer_or_cookie(headers, self.access_cookie()) else {
             let reason = has_refresh.then_some(ErrorCode::MissingToken);
             return RequestSession::Anonymous { reason };
         };
@@ -193,7 +193,7 @@ impl IntoResponse for ApiError {
 }
 
 /// RFC 6750, as the contract has it: every 401 carries `Bearer error="invalid_token"`.
-pub fn www_authenticate() -> HeaderValue {
+pub(crate) fn www_authenticate() -> HeaderValue {
     HeaderValue::from_static(r#"Bearer error="invalid_token""#)
 }
 
@@ -218,14 +218,17 @@ mod tests {
             ("authorization", "Bearer abc"),
             ("cookie", "access_token=def"),
         ]);
-        assert_eq!(access_token(&h).as_deref(), Some("abc"));
+        assert_eq!(bearer_or_cookie(&h, "access_token").as_deref(), Some("abc"));
         let h = headers(&[("cookie", "x=1; access_token=def; y=2")]);
-        assert_eq!(access_token(&h).as_deref(), Some("def"));
+        assert_eq!(bearer_or_cookie(&h, "access_token").as_deref(), Some("def"));
     }
 
     #[test]
     fn an_empty_access_cookie_counts_as_missing() {
-        assert_eq!(access_token(&headers(&[("cookie", "access_token=")])), None);
+        assert_eq!(
+            bearer_or_cookie(&headers(&[("cookie", "access_token=")]), "access_token"),
+            None
+        );
     }
 
     proptest::proptest! {
@@ -241,7 +244,7 @@ mod tests {
             if let Ok(v) = HeaderValue::from_bytes(&cookies) {
                 h.insert(header::COOKIE, v);
             }
-            let _ = access_token(&h);
+            let _ = bearer_or_cookie(&h, "access_token");
             if let Some(v) = cookie(&h, "refresh_token") {
                 proptest::prop_assert!(!v.contains(';'));
             }

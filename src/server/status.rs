@@ -1,6 +1,7 @@
-//! Safety nets that keep errors in the contract's shape: a server function that failed before its
-//! body could set a status (bad arguments, say) answers 500 with an [`ApiError`] body; this gives
-//! it the status of its code. A 413 from the body limit gets the JSON body every error has.
+//! The one place error statuses are set for server functions: a server function's `Err` is
+//! answered 500 with an [`ApiError`] body by the server-function machinery; this gives it the
+//! status of its code (with `WWW-Authenticate` on 401 and `Retry-After` when the error says when).
+//! A 413 from the body limit gets the JSON body every error has.
 
 use crate::error::{ApiError, ErrorCode};
 use axum::{
@@ -11,7 +12,7 @@ use axum::{
 
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub async fn error_status(res: Response) -> Response {
+pub(crate) async fn error_status(res: Response) -> Response {
     match res.status() {
         StatusCode::PAYLOAD_TOO_LARGE if !is_json(&res) => {
             let mut res = ApiError::new(ErrorCode::Validation, "The request body is too large.")
@@ -31,6 +32,11 @@ pub async fn error_status(res: Response) -> Response {
                     parts
                         .headers
                         .insert(header::WWW_AUTHENTICATE, super::request::www_authenticate());
+                }
+                if let Some(secs) = e.retry_after {
+                    parts
+                        .headers
+                        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
                 }
             }
             Response::from_parts(parts, Body::from(bytes))

@@ -4,19 +4,15 @@
 //! `HMAC-SHA256(successor_key, parent)`, so a parent presented again inside the reuse grace window
 //! gets the very same successor without the server ever storing a token in clear (DESIGN §5).
 
-use super::config::{SecretSource, TokenConfig};
+use super::config::TokenConfig;
 use crate::error::ErrorCode;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
-pub const ISSUER: &str = "sessionflow";
-pub const AUDIENCE: &str = "sessionflow-app";
 /// Longer than any token this server issues; anything bigger is rejected before decoding.
 const MAX_TOKEN_BYTES: usize = 4096;
 
@@ -38,14 +34,16 @@ pub struct Keys {
     decoding: DecodingKey,
     successor: Vec<u8>,
     validation: Validation,
+    issuer: String,
+    audience: String,
 }
 
 impl Keys {
     pub fn new(secret: &[u8], cfg: &TokenConfig) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[cfg.issuer.as_str()]);
+        validation.set_audience(&[cfg.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = cfg.leeway.as_secs();
         validation.validate_exp = true;
@@ -56,6 +54,8 @@ impl Keys {
             decoding: DecodingKey::from_secret(secret),
             successor: mac.finalize().into_bytes().to_vec(),
             validation,
+            issuer: cfg.issuer.clone(),
+            audience: cfg.audience.clone(),
         }
     }
 
@@ -68,8 +68,8 @@ impl Keys {
             jti: uuid::Uuid::new_v4().to_string(),
             iat: now,
             exp: now + ttl_secs,
-            iss: ISSUER.to_owned(),
-            aud: AUDIENCE.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing cannot fail");
@@ -108,41 +108,6 @@ pub fn random_refresh_token() -> String {
 /// What is stored for a refresh token: SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// Loads the signing secret: `JWT_SECRET`, or the development file (created on first use, 0600).
-pub fn load_secret(source: &SecretSource) -> anyhow::Result<Vec<u8>> {
-    use anyhow::Context;
-    match source {
-        SecretSource::Env(s) => Ok(s.expose_secret().as_bytes().to_vec()),
-        SecretSource::DevFile(path) => {
-            if let Ok(existing) = std::fs::read_to_string(path) {
-                let existing = existing.trim();
-                if existing.len() >= 32 {
-                    tracing::warn!(path = %path.display(), "JWT_SECRET is not set; using the development secret file");
-                    return Ok(existing.as_bytes().to_vec());
-                }
-            }
-            let mut bytes = [0u8; 48];
-            rand::thread_rng().fill_bytes(&mut bytes);
-            let secret = hex::encode(bytes);
-            write_private(path, &secret)
-                .with_context(|| format!("Failed to write {}", path.display()))?;
-            tracing::warn!(path = %path.display(), "JWT_SECRET is not set; generated a development secret");
-            Ok(secret.into_bytes())
-        }
-    }
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@
 use jsonwebtoken::{encode, EncodingKey, Header};
 use reqwest::{header, Client, Response};
 use serde_json::{json, Value};
-use sessionflow::server::{config::AuthSettings, db, Auth};
+use sessionflow::server::{
+    config::{AuthConfig, AuthConfigBuilder},
+    Auth,
+};
 use std::{net::IpAddr, time::Duration};
 
 pub const SECRET: &[u8] = b"integration-tests-secret-0123456789abcdef";
@@ -38,6 +41,8 @@ pub fn backends() -> Vec<Backend> {
 pub struct TestApp {
     pub base: String,
     pub auth: Auth,
+    /// The app's pool (the same database the engine uses).
+    pub db: sqlx::AnyPool,
     pub db_url: String,
     server: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
@@ -80,17 +85,23 @@ pub async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String 
 
 impl TestApp {
     pub async fn spawn(backend: &Backend) -> Self {
-        Self::with(backend, |_| {}).await
+        Self::with(backend, |b| b).await
     }
 
-    pub async fn with(backend: &Backend, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
+    pub async fn with(
+        backend: &Backend,
+        tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = fresh_database(backend, dir.path()).await;
         Self::on(db_url, dir, tweak).await
     }
 
     /// Another server process on the same database (restarts, several instances).
-    pub async fn sibling(&self, tweak: impl FnOnce(&mut AuthSettings)) -> Self {
+    pub async fn sibling(
+        &self,
+        tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
+    ) -> Self {
         Self::on(
             self.db_url.clone(),
             tempfile::tempdir().expect("temp dir"),
@@ -102,19 +113,21 @@ impl TestApp {
     async fn on(
         db_url: String,
         dir: tempfile::TempDir,
-        tweak: impl FnOnce(&mut AuthSettings),
+        tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Self {
-        let pool = db::connect(&db_url).await.expect("database connects");
+        let pool = server::db::connect(&db_url)
+            .await
+            .expect("database connects");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let mut settings = AuthSettings {
-            public_origins: vec![format!("http://{addr}")],
-            ..AuthSettings::default()
-        };
-        tweak(&mut settings);
-        let auth = Auth::new(pool, SECRET, settings);
+        let config = tweak(AuthConfig::builder(SECRET).public_origins([format!("http://{addr}")]))
+            .build()
+            .expect("a valid configuration");
+        let auth = Auth::connect(pool.clone(), config)
+            .await
+            .expect("the engine's migrations apply");
         let site = dir.path().join("site");
         for (path, contents) in SITE_FILES {
             let file = site.join(path);
@@ -123,7 +136,7 @@ impl TestApp {
         }
         let mut options = server::leptos_options(addr);
         options.site_root = site.to_string_lossy().into_owned().into();
-        let router = server::router(auth.clone(), options);
+        let router = server::router(auth.clone(), pool.clone(), options);
         let server = tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -135,6 +148,7 @@ impl TestApp {
         Self {
             base: format!("http://{addr}"),
             auth,
+            db: pool,
             db_url,
             server,
             _dir: dir,
@@ -252,7 +266,7 @@ impl TestApp {
         use sqlx::Row;
         sqlx::query("SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1")
             .bind(sid)
-            .fetch_one(self.auth.db())
+            .fetch_one(&self.db)
             .await
             .expect("count")
             .get::<i64, _>(0)
@@ -261,7 +275,7 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         use sqlx::Row;
         sqlx::query(sql)
-            .fetch_one(self.auth.db())
+            .fetch_one(&self.db)
             .await
             .expect("count")
             .get::<i64, _>(0)

@@ -15,3 +15,6 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (user_id, key)
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Successors are derived (HMAC of the parent), never looked up by parent: the column was unused.
+ALTER TABLE refresh_tokens DROP COLUMN parent_hash;

@@ -1,0 +1,54 @@
+//! The server-side error: whatever went wrong on the way to an answer. It becomes the contract's
+//! [`ApiError`] (and, for failures of the server itself, is logged) exactly once, where it turns
+//! into a response: `From<Error> for ApiError`, used by `?` in server functions, and
+//! `IntoResponse` for JSON handlers.
+
+use crate::error::{ApiError, ErrorCode};
+use axum::response::{IntoResponse, Response};
+
+/// A failure on the server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An answer for the client (401, 404, a validation error…): passed through as is.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The database failed or is unreachable: 503 `unavailable` (a unique-constraint
+    /// violation is 409 `conflict`).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Anything else that is the server's fault: 503 `unavailable`.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// An internal failure with a message for the log (never shown to the client).
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        Self::Internal(message.to_string())
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Api(api) => api,
+            Error::Database(db) if super::db::is_unique_violation(&db) => {
+                ApiError::new(ErrorCode::Conflict, "That already exists.")
+            }
+            Error::Database(db) => {
+                tracing::error!(error = %db, "database error");
+                ApiError::unavailable()
+            }
+            Error::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                ApiError::unavailable()
+            }
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}

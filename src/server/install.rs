@@ -1,0 +1,150 @@
+//! [`Auth::install`]: everything the engine needs on the app's router, in the right order.
+
+use super::{
+    csrf::csrf_guard,
+    headers::{no_store, security_headers, PagePolicyHeaders},
+    idempotency::idempotency,
+    page_layer::{session_layer, SessionLayerState},
+    status::error_status,
+    Auth,
+};
+use axum::{
+    middleware::{from_fn, from_fn_with_state, map_response},
+    Router,
+};
+use std::{sync::Arc, time::Duration};
+use tower_cookies::CookieManagerLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// Which pages need a session, which are for signed-out visitors only, and where a signed-in
+/// visitor of those is sent. Paths match whole segments (`/notes` covers `/notes/42`).
+///
+/// ```
+/// use sessionflow::server::PagePolicy;
+/// let pages = PagePolicy::new()
+///     .protect(["/notes", "/sessions"])
+///     .guest_only(["/login", "/register"])
+///     .home("/notes");
+/// ```
+#[derive(Debug, Clone)]
+pub struct PagePolicy {
+    pub(crate) protected: Vec<String>,
+    pub(crate) guest_only: Vec<String>,
+    pub(crate) home: String,
+}
+
+impl Default for PagePolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PagePolicy {
+    /// No protected and no guest-only pages; home is `/`.
+    pub fn new() -> Self {
+        Self {
+            protected: Vec::new(),
+            guest_only: Vec::new(),
+            home: "/".into(),
+        }
+    }
+
+    /// Pages that answer 303 to the sign-in page (`?next=<path>`) without a session.
+    pub fn protect<I: IntoIterator<Item = T>, T: Into<String>>(mut self, paths: I) -> Self {
+        self.protected.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Pages a signed-in visitor is sent away from (to a local `next`, or [`home`](Self::home)).
+    pub fn guest_only<I: IntoIterator<Item = T>, T: Into<String>>(mut self, paths: I) -> Self {
+        self.guest_only.extend(paths.into_iter().map(Into::into));
+        self
+    }
+
+    /// Where a signed-in visitor of a guest-only page lands without a `next`.
+    pub fn home(mut self, path: impl Into<String>) -> Self {
+        self.home = path.into();
+        self
+    }
+}
+
+/// How often expired sessions, old spent tokens and idempotency records are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
+
+impl Auth {
+    /// Installs the engine on the app's router, which holds the app's routes — its Leptos pages
+    /// and server functions (from `leptos_routes_with_context`, with
+    /// [`provide_nonce`](super::provide_nonce) in the context), its own JSON handlers — and its
+    /// fallback (static files, the not-found page).
+    ///
+    /// On the app's routes, innermost first: `Cache-Control: no-store`; `Idempotency-Key` for
+    /// mutations of signed-in callers; the session layer (resolves the caller once per request,
+    /// refreshes before a page renders, sends signed-out visitors of protected pages to sign in).
+    /// Then the engine's JSON API is merged in under the API prefix, and around everything:
+    /// the CSRF guard, the cookie jar, the body limit, the contract's error statuses, and the
+    /// security headers (no framing, a nonce-based Content-Security-Policy). The periodic sweep
+    /// starts (once per engine) on the current tokio runtime.
+    ///
+    /// The app's own compression, timeouts and tracing go around the result.
+    pub fn install<S>(&self, router: Router<S>, pages: PagePolicy) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            let auth = self.clone();
+            self.0.sweeper.call_once(|| {
+                auth.spawn_sweeper(SWEEP_EVERY);
+            });
+        }
+        let pages = SessionLayerState {
+            auth: self.clone(),
+            policy: Arc::new(pages),
+            refresh: true,
+        };
+        let (engine_api, _) = super::api::router(self.config().api_prefix()).split_for_parts();
+        let engine_api = engine_api.layer(from_fn(no_store)).with_state(self.clone());
+        let headers = Arc::new(PagePolicyHeaders {
+            // `cargo leptos watch` reloads the page over a websocket on another port.
+            connect_src: if std::env::var_os("LEPTOS_WATCH").is_some() {
+                vec!["ws:".into()]
+            } else {
+                Vec::new()
+            },
+        });
+        router
+            .route_layer(from_fn(no_store))
+            .route_layer(from_fn_with_state(self.clone(), idempotency))
+            .route_layer(from_fn_with_state(pages, session_layer))
+            .merge(engine_api)
+            .layer(from_fn_with_state(self.clone(), csrf_guard))
+            .layer(CookieManagerLayer::new())
+            .layer(RequestBodyLimitLayer::new(self.config().body_limit))
+            .layer(map_response(error_status))
+            .layer(from_fn_with_state(headers, security_headers))
+    }
+
+    /// Wraps the app's not-found page (served behind its static files): the caller is resolved
+    /// from the access cookie so the page can show who is signed in, but a stray URL never
+    /// refreshes or rotates tokens, and the answer is not stored.
+    pub fn not_found_page<S>(&self, page: Router<S>) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let state = SessionLayerState {
+            auth: self.clone(),
+            policy: Arc::new(PagePolicy::new()),
+            refresh: false,
+        };
+        page.layer(from_fn_with_state(state, session_layer))
+            .layer(from_fn(no_store))
+    }
+
+    /// The OpenAPI description of the engine's JSON API (paths under the API prefix, schemas,
+    /// security schemes), to merge into the app's own.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let (_, paths) = super::api::router::<Auth>(self.config().api_prefix()).split_for_parts();
+        let mut doc = <super::api::AuthApi as utoipa::OpenApi>::openapi();
+        doc.merge(paths);
+        doc
+    }
+}
