@@ -3,10 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-// The suite starts its own server (the debug build `cargo leptos build` made) on its own port,
-// with a fresh SQLite file and a 2 s access token, and Playwright stops it when done.
+// The suite starts its own servers (the debug builds `cargo leptos build` made), each on its own
+// port with a fresh SQLite file and a 2 s access token, and Playwright stops them when done: the
+// notes app, and examples/minimal (the engine's second consumer).
 const root = path.resolve(__dirname, '..');
 const port = process.env.E2E_PORT ?? '3100';
+const examplePort = process.env.E2E_EXAMPLE_PORT ?? '3200';
 process.env.E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sessionflow-e2e-'));
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
 
@@ -31,7 +33,11 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  projects: [
+    { name: 'notes', testIgnore: /example\.spec\.ts/ },
+    { name: 'example', testMatch: /example\.spec\.ts/, use: { baseURL: `http://127.0.0.1:${examplePort}` } },
+  ],
+  webServer: [{
     command: path.join(targetDir, 'debug', 'server'),
     cwd: root,
     url: `http://127.0.0.1:${port}/healthz`,
@@ -54,5 +60,25 @@ export default defineConfig({
       AUTH_RATE_LIMIT_PER_ADDRESS: '1000/1m',
       RUST_LOG: 'warn',
     },
-  },
+  }, {
+    command: path.join(targetDir, 'debug', 'minimal'),
+    cwd: root,
+    url: `http://127.0.0.1:${examplePort}/`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'ignore',
+    stderr: 'pipe',
+    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    env: {
+      LEPTOS_SITE_ADDR: `127.0.0.1:${examplePort}`,
+      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site-minimal'),
+      LEPTOS_SITE_PKG_DIR: 'pkg',
+      LEPTOS_OUTPUT_NAME: 'app',
+      LEPTOS_ENV: 'PROD',
+      DATABASE_URL: `sqlite://${process.env.E2E_DATA_DIR}/minimal.db?mode=rwc`,
+      JWT_SECRET: 'end-to-end-tests-only-secret-0123456789abcdef',
+      ACCESS_TOKEN_TTL: process.env.E2E_ACCESS_TTL ?? '2s',
+      RUST_LOG: 'warn',
+    },
+  }],
 });

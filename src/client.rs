@@ -1,7 +1,7 @@
 //! [`AuthClient`], the server-function client every call of the app goes through:
 //! `#[server(client = sessionflow::AuthClient)]`.
 //!
-//! In the browser (`hydrate`) it is the request layer of [`crate::browser`]; elsewhere (the
+//! In the browser (`hydrate`) it is the request layer of `sessionflow::browser`; elsewhere (the
 //! server build, which never sends) it is Leptos' own browser client, so server functions compile
 //! the same on both sides.
 

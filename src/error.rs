@@ -16,16 +16,27 @@ use std::fmt;
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
+    /// 401: no access token (the access cookie's Max-Age ran out, or the caller never signed in).
     MissingToken,
+    /// 401: the access token is past its `exp`.
     TokenExpired,
+    /// 401: the access token is forged, malformed, or its session was revoked.
     InvalidToken,
+    /// 401: wrong email or password.
     InvalidCredentials,
+    /// 401: the refresh token is unknown, spent beyond the rules, or its session is over.
     InvalidRefreshToken,
+    /// 400 (422 for a reused idempotency key): the input is not acceptable.
     Validation,
+    /// 409: it already exists, or the same request is still running.
     Conflict,
+    /// 403: a cross-site request with the browser's cookies.
     Csrf,
+    /// 429: too many attempts; `Retry-After` says when to try again.
     RateLimited,
+    /// 503: the database or the server is unavailable or busy; nothing was lost.
     Unavailable,
+    /// 404: no such thing (for this caller).
     NotFound,
 }
 
@@ -81,7 +92,9 @@ impl fmt::Display for ErrorCode {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{message} ({error})")]
 pub struct ApiError {
+    /// The contract's error code.
     pub error: ErrorCode,
+    /// A sentence for people.
     pub message: String,
     /// Which form field the error is about, for errors shown beside a field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,6 +105,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error with a code and a message.
     pub fn new(error: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             error,
@@ -101,6 +115,7 @@ impl ApiError {
         }
     }
 
+    /// A `validation` error about one form field.
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         Self {
             error: ErrorCode::Validation,
@@ -110,6 +125,7 @@ impl ApiError {
         }
     }
 
+    /// 503 `unavailable`, with the standard message.
     pub fn unavailable() -> Self {
         Self::new(
             ErrorCode::Unavailable,
@@ -139,6 +155,7 @@ impl ApiError {
         }
     }
 
+    /// 404 `not_found`.
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "Not found.")
     }
@@ -149,6 +166,7 @@ impl ApiError {
         self
     }
 
+    /// The HTTP status it is answered with.
     pub fn status(&self) -> u16 {
         self.error.status()
     }

@@ -27,13 +27,15 @@ pub struct FailureInfo {
     pub headers: Vec<(String, String)>,
     /// The network error, when no response arrived (offline, DNS, connection reset).
     pub network_error: Option<String>,
-    /// Whether the request was aborted (by [`abort_all_requests`](crate::browser::abort_all_requests)).
+    /// Whether the request was aborted (by `browser::abort_all_requests`).
     pub aborted: bool,
     /// The code it was aborted with.
     pub abort_code: Option<u16>,
     /// Whether the attempt ran past its timeout (and was aborted for it).
     pub timed_out: bool,
+    /// The call's HTTP method.
     pub method: String,
+    /// The call's URL.
     pub url: String,
     /// 1 for the first attempt, 2 for the first retry…
     pub attempt: u32,
@@ -53,13 +55,16 @@ pub enum Cause {
     Unauthorized,
     /// Aborted with another code, or without one.
     Aborted,
+    /// The attempt ran past its timeout.
     Timeout,
+    /// No response arrived.
     Network,
     /// Any other HTTP status.
     Status(u16),
 }
 
 impl FailureInfo {
+    /// What the retry budget counts this failure as.
     pub fn cause(&self) -> Cause {
         if self.status == Some(401) || (self.aborted && self.abort_code == Some(401)) {
             Cause::Unauthorized

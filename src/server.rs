@@ -1,7 +1,7 @@
 //! The server half of the engine (`ssr` feature).
 //!
 //! - [`Auth`]: built by [`Auth::connect`] from the app's database pool and an
-//!   [`AuthConfig`](config::AuthConfig); [`Auth::install`] puts everything it needs on the app's
+//!   [`config::AuthConfig`]; [`Auth::install`] puts everything it needs on the app's
 //!   axum `Router` in the right order.
 //! - [`context`]: what server functions call (the caller, sign-in, sign-out, devices).
 //! - [`extract`]: the axum extractors for the app's own JSON handlers.

@@ -50,6 +50,7 @@ pub enum SessionStatus {
 pub struct Session {
     /// The signed-in user, once known (`None`: signed out or not loaded yet).
     pub user: RwSignal<Option<User>>,
+    /// What the request layer is going through.
     pub status: RwSignal<SessionStatus>,
     /// Bumped whenever who is signed in changes (here or in another tab): key resources on it
     /// to reload what depends on the user.

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
+    /// A stable id (a UUID).
     pub id: String,
+    /// The sign-in email, lower-cased.
     pub email: String,
 }
 
@@ -16,9 +18,13 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
+    /// The session id (what revoking it takes).
     pub id: String,
+    /// When it was signed in.
     pub created_at: String,
+    /// When it last refreshed.
     pub last_used_at: String,
+    /// The browser or client it was signed in from.
     pub user_agent: Option<String>,
     /// Whether this is the session of the request that asked.
     pub current: bool,
@@ -47,6 +53,7 @@ impl Email {
         Ok(Self(email))
     }
 
+    /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -57,9 +64,12 @@ impl Email {
 pub struct Password(String);
 
 impl Password {
+    /// The fewest characters accepted.
     pub const MIN_CHARS: usize = 8;
+    /// The most characters accepted (argon2 hashes whatever it gets).
     pub const MAX_CHARS: usize = 1024;
 
+    /// Checks the length in characters.
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let n = raw.chars().count();
         if n < Self::MIN_CHARS {
@@ -77,6 +87,7 @@ impl Password {
         Ok(Self(raw.to_owned()))
     }
 
+    /// The password itself (for hashing).
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -114,7 +125,7 @@ const NEXT_ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANU
     .remove(b'=');
 
 /// A local path as the value of a `next` query parameter: `/` `?` `=` and unreserved characters
-/// stay readable (`/login?next=/notes`); whatever would end or split the value is escaped.
+/// stay readable (`/login?next=/dashboard`); whatever would end or split the value is escaped.
 pub fn next_param(path: &str) -> String {
     percent_encoding::utf8_percent_encode(path, NEXT_ESCAPED).to_string()
 }
@@ -163,15 +174,21 @@ mod tests {
 
     #[test]
     fn next_params_stay_readable_and_keep_their_query_whole() {
-        assert_eq!(next_param("/notes"), "/notes");
+        assert_eq!(next_param("/dashboard"), "/dashboard");
         assert_eq!(next_param("/sessions?tab=1&x=2"), "/sessions?tab=1%26x=2");
         assert_eq!(next_param("/a b#c"), "/a%20b%23c");
     }
 
     #[test]
     fn next_accepts_local_paths_only() {
-        assert_eq!(safe_next(Some("/notes?x=1")), "/notes?x=1");
-        for bad in ["//evil.com", "http://evil.com", "/\\evil.com", "notes", ""] {
+        assert_eq!(safe_next(Some("/dashboard?x=1")), "/dashboard?x=1");
+        for bad in [
+            "//evil.com",
+            "http://evil.com",
+            "/\\evil.com",
+            "dashboard",
+            "",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
         assert_eq!(safe_next(None), "/");

@@ -46,7 +46,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 /// Who is attempting: the client address (for the rate limits) and its user agent.
 #[derive(Debug, Clone, Copy)]
 pub struct Attempter<'a> {
+    /// The client address the rate limits count by.
     pub ip: std::net::IpAddr,
+    /// Shown on the devices page for the new session.
     pub user_agent: Option<&'a str>,
 }
 

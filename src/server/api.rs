@@ -1,6 +1,6 @@
 //! The JSON API of CONTRACT §6 for the auth endpoints (`/api/auth/*`, `/api/me`), described by
-//! OpenAPI from the handlers themselves (`utoipa`): [`router`] builds the routes and their
-//! description together, so the two cannot drift apart.
+//! OpenAPI from the handlers themselves (`utoipa`): the routes and their description are built
+//! together, so the two cannot drift apart. [`ApiJson`] is for the app's own JSON handlers.
 
 use super::{
     accounts::Attempter,

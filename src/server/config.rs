@@ -7,7 +7,7 @@
 //!
 //! let config = AuthConfig::builder(b"a signing secret of at least 32 bytes!!")
 //!     .access_ttl(Duration::from_secs(5 * 60))
-//!     .public_origins(["https://notes.example.com"])
+//!     .public_origins(["https://app.example.com"])
 //!     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
 //!     .rate_limits(RateLimit::parse("30/5m").unwrap(), RateLimit::parse("10/5m").unwrap())
 //!     .build()
@@ -303,7 +303,7 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// The site's origins as browsers send them in `Origin` (`https://notes.example.com`); a
+    /// The site's origins as browsers send them in `Origin` (`https://app.example.com`); a
     /// cookie-authenticated state-changing request from any other origin is refused with 403.
     /// Without any, `Origin` is compared with `Host`. Invalid URLs fail [`build`](Self::build).
     pub fn public_origins<I, T>(mut self, urls: I) -> Self
@@ -397,7 +397,7 @@ impl AuthConfigBuilder {
     }
 }
 
-/// `https://Notes.Example.com:443/app` → `https://notes.example.com`: scheme, host and a
+/// `https://App.Example.com:443/app` → `https://app.example.com`: scheme, host and a
 /// non-default port, as browsers send them in `Origin`.
 pub fn origin_of(url: &str) -> Result<String, String> {
     let url = url.trim();
@@ -498,15 +498,15 @@ mod tests {
     #[test]
     fn public_urls_become_origins_without_default_ports_or_paths() {
         assert_eq!(
-            origin_of("https://Notes.Example.com:443/app").unwrap(),
-            "https://notes.example.com"
+            origin_of("https://App.Example.com:443/app").unwrap(),
+            "https://app.example.com"
         );
         assert_eq!(
             origin_of("http://127.0.0.1:3000").unwrap(),
             "http://127.0.0.1:3000"
         );
         assert_eq!(origin_of("http://[::1]:80").unwrap(), "http://[::1]");
-        for bad in ["ftp://x", "notes.example.com", "https://", "https://u@x"] {
+        for bad in ["ftp://x", "app.example.com", "https://", "https://u@x"] {
             assert!(origin_of(bad).is_err(), "{bad}");
         }
         let c = AuthConfig::builder(SECRET)

@@ -73,7 +73,7 @@ mod tests {
             .collect()
     }
 
-    const SITE: &[&str] = &["https://notes.example.com"];
+    const SITE: &[&str] = &["https://app.example.com"];
 
     fn allowed() -> Vec<String> {
         SITE.iter().map(|s| s.to_string()).collect()
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn the_public_origin_passes_whatever_host_the_proxy_sends() {
         let headers = h(&[
-            ("origin", "https://notes.example.com"),
+            ("origin", "https://app.example.com"),
             ("host", "127.0.0.1:3000"),
         ]);
         assert!(!cross_site(&headers, &allowed(), true));
@@ -96,12 +96,12 @@ mod tests {
     #[test]
     fn another_scheme_host_or_port_is_cross_site() {
         for origin in [
-            "http://notes.example.com",
+            "http://app.example.com",
             "https://evil.example",
-            "https://notes.example.com:8443",
+            "https://app.example.com:8443",
             "null",
         ] {
-            let headers = h(&[("origin", origin), ("host", "notes.example.com")]);
+            let headers = h(&[("origin", origin), ("host", "app.example.com")]);
             assert!(cross_site(&headers, &allowed(), true), "{origin}");
         }
         assert!(cross_site(

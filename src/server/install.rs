@@ -17,14 +17,14 @@ use tower_cookies::CookieManagerLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 
 /// Which pages need a session, which are for signed-out visitors only, and where a signed-in
-/// visitor of those is sent. Paths match whole segments (`/notes` covers `/notes/42`).
+/// visitor of those is sent. Paths match whole segments (`/dashboard` covers `/dashboard/42`).
 ///
 /// ```
 /// use sessionflow::server::PagePolicy;
 /// let pages = PagePolicy::new()
-///     .protect(["/notes", "/sessions"])
+///     .protect(["/dashboard", "/sessions"])
 ///     .guest_only(["/login", "/register"])
-///     .home("/notes");
+///     .home("/dashboard");
 /// ```
 #[derive(Debug, Clone)]
 pub struct PagePolicy {

@@ -176,10 +176,10 @@ mod tests {
 
     #[test]
     fn prefixes_match_whole_segments() {
-        let notes = ["/notes".to_owned()];
-        assert!(matches(&notes, "/notes"));
-        assert!(matches(&notes, "/notes/42"));
-        assert!(!matches(&notes, "/notesfoo"));
+        let pages = ["/dashboard".to_owned()];
+        assert!(matches(&pages, "/dashboard"));
+        assert!(matches(&pages, "/dashboard/42"));
+        assert!(!matches(&pages, "/dashboardfoo"));
     }
 
     #[test]

@@ -12,7 +12,9 @@ use sqlx::Row;
 /// `Unavailable` is transient (503, cookies kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshFailure {
+    /// The token opens nothing (unknown, expired, revoked, or a replay that revoked its family).
     Invalid,
+    /// The database did not answer; try again, keep the cookies.
     Unavailable,
 }
 
@@ -389,6 +391,7 @@ impl Auth {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Revokes every session of a user ("sign out everywhere"); returns how many were live.
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",

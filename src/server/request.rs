@@ -14,11 +14,13 @@ use std::sync::Arc;
 /// The caller of one request.
 #[derive(Debug, Clone)]
 pub enum RequestSession {
+    /// A valid access token of a live session.
     SignedIn(Principal),
     /// No usable access token. `reason` is `None` when the request carried no credentials at all,
     /// otherwise the code a protected call answers with (`token_expired`, `missing_token` when only
     /// a refresh cookie came, `invalid_token`).
     Anonymous {
+        /// The 401 code, or `None` without credentials.
         reason: Option<ErrorCode>,
     },
     /// The database did not answer while checking the session.
@@ -46,6 +48,7 @@ impl RequestSession {
         }
     }
 
+    /// The caller, when signed in.
     pub fn principal(&self) -> Option<&Principal> {
         match self {
             Self::SignedIn(p) => Some(p),

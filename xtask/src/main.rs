@@ -16,20 +16,36 @@ fn main() -> ExitCode {
     let root = project_root();
     env::set_current_dir(&root).expect("project root is readable");
     let result = match args.first().map(String::as_str) {
-        Some("dev") => setup(true).and_then(|()| run("cargo", &["leptos", "watch"])),
-        Some("serve") => setup(true).and_then(|()| run("cargo", &["leptos", "serve", "--release"])),
-        Some("build") => setup(true).and_then(|()| run("cargo", &["leptos", "build", "--release"])),
+        // A debug build needs no wasm-opt (the slowest install of all).
+        Some("dev") => {
+            setup(false).and_then(|()| run("cargo", &["leptos", "watch", "--project", "app"]))
+        }
+        Some("serve") => setup(true).and_then(|()| {
+            run(
+                "cargo",
+                &["leptos", "serve", "--release", "--project", "app"],
+            )
+        }),
+        Some("build") => setup(true).and_then(|()| {
+            run(
+                "cargo",
+                &["leptos", "build", "--release", "--project", "app"],
+            )
+        }),
         Some("test") => test(),
         Some("lint") => setup(false).and_then(|()| lint()),
         Some("bench") => bench(args.iter().any(|a| a == "--http")),
         Some("fuzz") => fuzz(seconds_arg(&args).unwrap_or(60)),
+        Some("example") => setup(false)
+            .and_then(|()| build_example())
+            .and_then(|()| serve_example()),
         Some("deny") => deny(),
         Some("setup") => setup(true).and_then(|()| e2e_tools()),
         // What CI needs: no wasm-opt (tests use the debug build), the end-to-end tools.
         Some("setup-ci") => setup(false).and_then(|()| e2e_tools()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <dev|serve|build|test|lint|deny|fuzz [--seconds N]|bench [--http]|setup|setup-ci>"
+                "usage: cargo xtask <dev|serve|build|test|lint|deny|fuzz [--seconds N]|example|bench [--http]|setup|setup-ci>"
             );
             return ExitCode::from(2);
         }
@@ -109,18 +125,50 @@ fn locked_wasm_bindgen() -> Result<String> {
 fn setup(with_wasm_opt: bool) -> Result {
     step("checking the toolchain");
     let targets = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !targets
+    let need_target = !targets
         .lines()
-        .any(|t| t.trim() == "wasm32-unknown-unknown")
-    {
+        .any(|t| t.trim() == "wasm32-unknown-unknown");
+    let need_leptos = !output("cargo", &["leptos", "--version"])
+        .unwrap_or_default()
+        .contains(CARGO_LEPTOS);
+    let wbg = locked_wasm_bindgen()?;
+    let need_wbg = !output(
+        cargo_bin("wasm-bindgen").to_str().unwrap_or("wasm-bindgen"),
+        &["--version"],
+    )
+    .unwrap_or_default()
+    .split_whitespace()
+    .any(|w| w == wbg);
+    let need_wasm_opt = with_wasm_opt
+        && !output(
+            cargo_bin("wasm-opt").to_str().unwrap_or("wasm-opt"),
+            &["--version"],
+        )
+        .unwrap_or_default()
+        .contains(&format!("version {WASM_OPT_MAJOR}"));
+    // One line before the slow part, so nobody wonders whether it hangs.
+    let mut slow = Vec::new();
+    if need_leptos {
+        slow.push(format!("cargo-leptos {CARGO_LEPTOS} (~17 min)"));
+    }
+    if need_wbg {
+        slow.push(format!("wasm-bindgen-cli {wbg} (~5 min)"));
+    }
+    if need_wasm_opt {
+        slow.push("wasm-opt, built from source (~8 min)".into());
+    }
+    if !slow.is_empty() {
+        eprintln!(
+            "first run: compiling {} from source; times are for 2 cores, once per machine",
+            slow.join(", ")
+        );
+    }
+    if need_target {
         step("installing the wasm32-unknown-unknown target");
         run("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
     }
-    let leptos = output("cargo", &["leptos", "--version"]).unwrap_or_default();
-    if !leptos.contains(CARGO_LEPTOS) {
-        step(&format!(
-            "installing cargo-leptos {CARGO_LEPTOS} (slow the first time)"
-        ));
+    if need_leptos {
+        step(&format!("installing cargo-leptos {CARGO_LEPTOS}"));
         run(
             "cargo",
             &[
@@ -132,13 +180,7 @@ fn setup(with_wasm_opt: bool) -> Result {
             ],
         )?;
     }
-    let wbg = locked_wasm_bindgen()?;
-    let have = output(
-        cargo_bin("wasm-bindgen").to_str().unwrap_or("wasm-bindgen"),
-        &["--version"],
-    )
-    .unwrap_or_default();
-    if !have.split_whitespace().any(|w| w == wbg) {
+    if need_wbg {
         step(&format!(
             "installing wasm-bindgen-cli {wbg} (matches Cargo.lock)"
         ));
@@ -148,16 +190,9 @@ fn setup(with_wasm_opt: bool) -> Result {
             &["install", "wasm-bindgen-cli", "--version", &wbg, "--force"],
         )?;
     }
-    if with_wasm_opt {
-        let have = output(
-            cargo_bin("wasm-opt").to_str().unwrap_or("wasm-opt"),
-            &["--version"],
-        )
-        .unwrap_or_default();
-        if !have.contains(&format!("version {WASM_OPT_MAJOR}")) {
-            step("building wasm-opt from source (slow the first time)");
-            run("cargo", &["install", "wasm-opt", "--locked"])?;
-        }
+    if need_wasm_opt {
+        step("building wasm-opt from source");
+        run("cargo", &["install", "wasm-opt", "--locked"])?;
     }
     Ok(())
 }
@@ -209,9 +244,11 @@ fn lint() -> Result {
             "server",
             "-p",
             "xtask",
+            "-p",
+            "minimal",
             "--all-targets",
             "--features",
-            "sessionflow/ssr,app/ssr",
+            "sessionflow/ssr,app/ssr,minimal/ssr",
             "--",
             "-D",
             "warnings",
@@ -226,15 +263,33 @@ fn lint() -> Result {
             "sessionflow",
             "-p",
             "app",
+            "-p",
+            "minimal",
             "--target",
             "wasm32-unknown-unknown",
             "--features",
-            "sessionflow/hydrate,app/hydrate",
+            "sessionflow/hydrate,app/hydrate,minimal/hydrate",
             "--",
             "-D",
             "warnings",
         ],
-    )
+    )?;
+    step("cargo doc (the engine, both halves, no warnings)");
+    for features in ["ssr", "hydrate"] {
+        run_env(
+            "cargo",
+            &[
+                "doc",
+                "-p",
+                "sessionflow",
+                "--no-deps",
+                "--features",
+                features,
+            ],
+            &[("RUSTDOCFLAGS", "-D warnings")],
+        )?;
+    }
+    Ok(())
 }
 
 /// Every layer: unit and integration tests (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
@@ -258,8 +313,10 @@ fn test() -> Result {
     )?;
     run("cargo", &["test", "-p", "app", "--features", "ssr"])?;
     run("cargo", &["test", "-p", "server"])?;
-    step("building the site (cargo leptos build)");
+    run("cargo", &["test", "-p", "minimal", "--features", "ssr"])?;
+    step("building the sites (cargo leptos build: the notes app and examples/minimal)");
     run("cargo", &["leptos", "build"])?;
+    build_example()?;
     step("end-to-end tests (Playwright, Debian's Chromium)");
     let status = Command::new("npx")
         .args(["playwright", "test"])
@@ -283,7 +340,10 @@ fn bench(http: bool) -> Result {
     }
     setup(true)?;
     step("release build of the server and the token seeder");
-    run("cargo", &["leptos", "build", "--release"])?;
+    run(
+        "cargo",
+        &["leptos", "build", "--release", "--project", "app"],
+    )?;
     run(
         "cargo",
         &[
@@ -497,4 +557,76 @@ fn access_token(base: &str, email: &str) -> Result<String> {
         .and_then(|rest| rest.split('"').next())
         .ok_or("no access token in the answer")?;
     Ok(token.to_owned())
+}
+
+/// Where the example's site (its wasm and JS) is written.
+const EXAMPLE_SITE: &str = "target/site-minimal";
+
+/// Builds `examples/minimal` the way cargo-leptos builds an app (it is not a cargo-leptos
+/// project of this workspace: a second one would make plain `cargo leptos watch` ask which):
+/// the wasm with the hydrate feature (in cargo-leptos's front target dir, sharing its
+/// artifacts), wasm-bindgen into `target/site-minimal/pkg/app.{js,wasm}`, the server with ssr.
+fn build_example() -> Result {
+    step("building examples/minimal (wasm, then server)");
+    run(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "minimal",
+            "--lib",
+            "--target-dir",
+            "target/front",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--no-default-features",
+            "--features",
+            "hydrate",
+        ],
+    )?;
+    let pkg = format!("{EXAMPLE_SITE}/pkg");
+    run(
+        cargo_bin("wasm-bindgen").to_str().unwrap_or("wasm-bindgen"),
+        &[
+            "target/front/wasm32-unknown-unknown/debug/minimal.wasm",
+            "--target",
+            "web",
+            "--no-typescript",
+            "--out-dir",
+            &pkg,
+            "--out-name",
+            "app",
+        ],
+    )?;
+    // Leptos asks for `app.wasm` when the output name is fixed at compile time (.cargo/config).
+    std::fs::rename(format!("{pkg}/app_bg.wasm"), format!("{pkg}/app.wasm"))
+        .map_err(|e| format!("{pkg}/app_bg.wasm: {e}"))?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "minimal",
+            "--bin",
+            "minimal",
+            "--no-default-features",
+            "--features",
+            "ssr",
+        ],
+    )
+}
+
+/// Serves the built example on http://127.0.0.1:3002.
+fn serve_example() -> Result {
+    step("examples/minimal on http://127.0.0.1:3002 (Ctrl-C stops it)");
+    run_env(
+        "target/debug/minimal",
+        &[],
+        &[
+            ("LEPTOS_SITE_ADDR", "127.0.0.1:3002"),
+            ("LEPTOS_SITE_ROOT", EXAMPLE_SITE),
+            ("LEPTOS_SITE_PKG_DIR", "pkg"),
+            ("LEPTOS_OUTPUT_NAME", "app"),
+        ],
+    )
 }
