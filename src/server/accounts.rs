@@ -3,7 +3,7 @@
 use super::{
     db,
     limits::{Attempt, Busy},
-    Auth, Issued,
+    Auth, Error, Issued,
 };
 use crate::{
     error::{ApiError, ErrorCode},
@@ -35,12 +35,6 @@ fn verify_password(password: &str, hash: &str) -> bool {
                 .is_ok()
         })
         .unwrap_or(false)
-}
-
-/// Server-side failure that is logged and answered as `unavailable`.
-fn internal(e: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "account operation failed");
-    ApiError::unavailable()
 }
 
 /// Who is attempting: the client address (for the rate limits) and its user agent.
@@ -81,19 +75,19 @@ impl Auth {
         email: Email,
         password: Password,
         who: Attempter<'_>,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, Error> {
         self.limit(Attempt::Register, who, &email)?;
         let hash = self
             .hashing(move || hash_password(password.expose()))
             .await?
-            .map_err(internal)?;
+            .map_err(Error::internal)?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             email: email.as_str().to_owned(),
         };
         // The user and its first session in one transaction: a failure leaves neither.
         let _turn = self.write_turn().await;
-        let mut tx = self.db().begin().await.map_err(internal)?;
+        let mut tx = self.db().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -110,15 +104,13 @@ impl Auth {
                     "email",
                     "An account with this email already exists.",
                 )
-                .with_code(ErrorCode::Conflict))
+                .with_code(ErrorCode::Conflict)
+                .into())
             }
-            Err(e) => return Err(internal(e)),
+            Err(e) => return Err(e.into()),
         }
-        let issued = self
-            .open_session(&mut tx, user, who.user_agent)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        let issued = self.open_session(&mut tx, user, who.user_agent).await?;
+        tx.commit().await?;
         Ok(issued)
     }
 
@@ -130,23 +122,19 @@ impl Auth {
         email: Email,
         password: Password,
         who: Attempter<'_>,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, Error> {
         self.limit(Attempt::SignIn, who, &email)?;
         let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(self.db())
-            .await
-            .map_err(internal)?;
+            .await?;
         let (user, hash) = match row {
             Some(r) => {
                 let user = User {
-                    id: r.try_get("id").map_err(internal)?,
-                    email: r.try_get("email").map_err(internal)?,
+                    id: r.try_get("id")?,
+                    email: r.try_get("email")?,
                 };
-                (
-                    Some(user),
-                    Some(r.try_get::<String, _>("password_hash").map_err(internal)?),
-                )
+                (Some(user), Some(r.try_get::<String, _>("password_hash")?))
             }
             None => (None, None),
         };
@@ -158,14 +146,12 @@ impl Auth {
             })
             .await?;
         match user {
-            Some(user) if ok => Ok(self
-                .start_session(user, who.user_agent)
-                .await
-                .map_err(internal)?),
+            Some(user) if ok => Ok(self.start_session(user, who.user_agent).await?),
             _ => Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "The email or password is incorrect.",
-            )),
+            )
+            .into()),
         }
     }
 }
