@@ -22,6 +22,7 @@ mod headers;
 mod idempotency;
 mod install;
 mod limits;
+mod liveness;
 mod page_layer;
 mod refresh_store;
 mod request;
@@ -93,6 +94,9 @@ struct Inner {
     flights: flight::Flights,
     limiter: limits::Limiter,
     hashing: limits::HashPool,
+    live: liveness::LiveSessions,
+    /// Dropped with the engine, which stops the revocation listener (and its connection).
+    listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The periodic sweep starts once per engine, however many routers it is installed on.
     sweeper: std::sync::Once,
     /// SQLite has one writer at a time; queueing writers here is far cheaper than letting them
@@ -112,7 +116,64 @@ impl Auth {
         config: AuthConfig,
     ) -> Result<Self, sqlx::migrate::MigrateError> {
         db::migrate(&db).await?;
-        Ok(Self::with_migrated(db, config))
+        let auth = Self::with_migrated(db, config);
+        auth.listen_for_revocations();
+        Ok(auth)
+    }
+
+    /// On PostgreSQL: forgets the sessions other instances revoke, as they announce them.
+    fn listen_for_revocations(&self) {
+        if self.0.sqlite_writes.is_some() || self.0.config.liveness_ttl.is_zero() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.0);
+        let url = self.db().connect_options().database_url.to_string();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        *self.0.listener_stop.lock().expect("listener slot") = Some(stop);
+        handle.spawn(async move {
+            let mut listener = loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(l) => break l,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot listen for revocations yet");
+                        tokio::select! {
+                            _ = &mut stopped => return,
+                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        }
+                    }
+                }
+            };
+            if let Err(e) = listener.listen(liveness::CHANNEL).await {
+                tracing::warn!(error = %e, "cannot listen for revocations");
+                return;
+            }
+            tracing::debug!("listening for revocations from other instances");
+            loop {
+                let next = tokio::select! {
+                    _ = &mut stopped => return,
+                    next = listener.try_recv() => next,
+                };
+                let Some(inner) = weak.upgrade() else { return };
+                match next {
+                    Ok(Some(n)) => {
+                        tracing::debug!(payload = n.payload(), "revocation announced");
+                        inner.live.apply(n.payload());
+                    }
+                    // The connection dropped (it is made again on the next call): whatever was
+                    // announced meanwhile is lost, so nothing remembered is believed.
+                    Ok(None) => inner.live.forget_all(),
+                    Err(e) => {
+                        inner.live.forget_all();
+                        drop(inner);
+                        tracing::warn!(error = %e, "revocation listener failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
     }
 
     fn with_migrated(db: AnyPool, config: AuthConfig) -> Self {
@@ -124,6 +185,8 @@ impl Auth {
             flights: flight::Flights::new(config.tokens.reuse_grace),
             limiter: limits::Limiter::new(&config.limits),
             hashing: limits::HashPool::new(&config.limits),
+            live: liveness::LiveSessions::new(config.liveness_ttl),
+            listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
             db,
             config,
@@ -178,6 +241,7 @@ impl Auth {
                 }
                 auth.0.flights.prune();
                 auth.0.limiter.retain_recent();
+                auth.0.live.prune();
             }
         })
     }

@@ -121,8 +121,14 @@ async fn postgres_stopped_mid_run_answers_503_and_recovers_by_itself() {
     ctl("stop");
     let outcome = std::panic::AssertUnwindSafe(async {
         assert_unavailable_keeps_the_session(&app, &access, &r0, &user).await;
+        // The session was seen live a moment ago, so /api/me may still answer from memory
+        // (for at most the liveness bound); what it must never say is 401.
         let me = app.me(&access).await;
-        assert_eq!(me.status(), 503, "never 401 while the database is away");
+        assert!(
+            me.status() == 503 || me.status() == 200,
+            "never 401 while the database is away: {}",
+            me.status()
+        );
     });
     let result = futures::FutureExt::catch_unwind(outcome).await;
     ctl("start");

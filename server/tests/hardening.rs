@@ -322,6 +322,49 @@ async fn garbage_refresh_tokens_are_refused_without_touching_real_sessions() {
     assert_eq!(app.refresh_body(&r0).await.status(), 200);
 }
 
+// ── Revocation reaches every instance ─────────────────────────────────────────────────────────
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_reaches_the_others() {
+    for b in backends() {
+        // PostgreSQL announces revocations (NOTIFY), so even a long liveness bound does not
+        // delay them; on SQLite the bound is what limits the delay for another process.
+        let bound = match b {
+            Backend::Postgres(_) => Duration::from_secs(60),
+            Backend::Sqlite => Duration::from_millis(300),
+        };
+        let one = TestApp::with(&b, |c| c.liveness_ttl(bound)).await;
+        let two = one.sibling(|c| c.liveness_ttl(bound)).await;
+        let (access, _, _) = one.register_body("ada@example.com").await;
+        assert_eq!(
+            one.me(&access).await.status(),
+            200,
+            "one has seen the session live"
+        );
+        let res = two
+            .bare()
+            .post(two.url("/api/auth/logout-all"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        assert_eq!(
+            two.me(&access).await.status(),
+            401,
+            "at once where it was made"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while one.me(&access).await.status() != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{b:?}: still signed in on one"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 // ── 5. Joining does not depend on the grace window ────────────────────────────────────────────
 
 #[tokio::test]

@@ -160,6 +160,7 @@ pub struct AuthConfig {
     pub(crate) client_ip: ClientIpConfig,
     pub(crate) limits: Limits,
     pub(crate) body_limit: usize,
+    pub(crate) liveness_ttl: Duration,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -198,6 +199,7 @@ impl AuthConfig {
             client_ip: ClientIpConfig::default(),
             limits: Limits::default(),
             body_limit: 256 * 1024,
+            liveness_ttl: Duration::from_secs(5),
         })
     }
 
@@ -353,6 +355,15 @@ impl AuthConfigBuilder {
     /// The largest request body accepted (413 with the JSON error body beyond it).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.0.body_limit = bytes;
+        self
+    }
+
+    /// How long a session seen live is believed without asking the database again (5 s;
+    /// zero asks on every request). Revocations through the engine take effect at once in the
+    /// process that makes them and, on PostgreSQL, in every instance (announced with `NOTIFY`);
+    /// this bounds the rest (another process on one SQLite file, a lost announcement).
+    pub fn liveness_ttl(mut self, ttl: Duration) -> Self {
+        self.0.liveness_ttl = ttl;
         self
     }
 

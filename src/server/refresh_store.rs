@@ -325,14 +325,51 @@ impl Auth {
         &self,
         claims: &tokens::Claims,
     ) -> Result<Option<Principal>, sqlx::Error> {
-        let mut conn = self.db().acquire().await?;
-        let user = self
-            .live_session_user(&mut conn, &claims.sid, now_ms())
-            .await?;
-        Ok(user.filter(|u| u.id == claims.sub).map(|user| Principal {
-            user,
-            session_id: claims.sid.clone(),
-        }))
+        let now = now_ms();
+        let principal = |user: User| {
+            (user.id == claims.sub).then(|| Principal {
+                user,
+                session_id: claims.sid.clone(),
+            })
+        };
+        if let Some(user) = self.0.live.get(&claims.sid, now) {
+            return Ok(principal(user));
+        }
+        let revision = self.0.live.revision();
+        let row = sqlx::query(
+            "SELECT u.id, u.email, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
+        )
+        .bind(&claims.sid)
+        .bind(now)
+        .fetch_optional(self.db())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = User {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+        };
+        let expires_at: i64 = row.try_get("expires_at")?;
+        self.0
+            .live
+            .put(revision, &claims.sid, user.clone(), expires_at);
+        Ok(principal(user))
+    }
+
+    /// Forgets revoked sessions here and, on PostgreSQL, tells the other instances.
+    async fn revoked(&self, payload: String) {
+        self.0.live.apply(&payload);
+        if self.0.sqlite_writes.is_none() {
+            // `SELECT pg_notify(..)` answers a `void` column, which sqlx's Any driver cannot read.
+            let told = sqlx::query("SELECT 1 AS sent FROM pg_notify($1, $2)")
+                .bind(super::liveness::CHANNEL)
+                .bind(&payload)
+                .execute(self.db())
+                .await;
+            if let Err(e) = told {
+                tracing::warn!(error = %e, "could not announce a revocation to other instances");
+            }
+        }
     }
 
     async fn revoke_family(&self, sid: &str, now: i64) -> Result<(), sqlx::Error> {
@@ -341,6 +378,7 @@ impl Auth {
             .bind(sid)
             .execute(self.db())
             .await?;
+        self.revoked(format!("s:{sid}")).await;
         Ok(())
     }
 
@@ -388,6 +426,7 @@ impl Auth {
         .bind(user_id)
         .execute(self.db())
         .await?;
+        self.revoked(format!("s:{sid}")).await;
         Ok(done.rows_affected() == 1)
     }
 
@@ -400,6 +439,7 @@ impl Auth {
         .bind(user_id)
         .execute(self.db())
         .await?;
+        self.revoked(format!("u:{user_id}")).await;
         Ok(done.rows_affected())
     }
 

@@ -2,6 +2,8 @@
 //!
 //! Every install step is idempotent and checks first, so a warm machine pays seconds.
 
+mod bench_report;
+
 use std::{
     env,
     path::{Path, PathBuf},
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
         }),
         Some("test") => test(),
         Some("lint") => setup(false).and_then(|()| lint()),
-        Some("bench") => bench(args.iter().any(|a| a == "--http")),
+        Some("bench") => bench(args.iter().any(|a| a == "--micro")),
         Some("fuzz") => fuzz(seconds_arg(&args).unwrap_or(60)),
         Some("example") => setup(false)
             .and_then(|()| build_example())
@@ -45,7 +47,7 @@ fn main() -> ExitCode {
         Some("setup-ci") => setup(false).and_then(|()| e2e_tools()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <dev|serve|build|test|lint|deny|fuzz [--seconds N]|example|bench [--http]|setup|setup-ci>"
+                "usage: cargo xtask <dev|serve|build|test|lint|deny|fuzz [--seconds N]|example|bench [--micro]|setup|setup-ci>"
             );
             return ExitCode::from(2);
         }
@@ -330,20 +332,17 @@ fn test() -> Result {
     }
 }
 
-/// Criterion micro-benchmarks; with `--http`, also the release server under `wrk`
-/// (`xtask/bench-http.sh`, the method of `../shared/peers/bench.sh`), for side-by-side numbers.
-fn bench(http: bool) -> Result {
-    step("criterion micro-benchmarks (cargo bench -p server)");
-    run("cargo", &["bench", "-p", "server", "--bench", "auth"])?;
-    if !http {
-        return Ok(());
+/// `cargo xtask bench`: every server in one run on this machine (`xtask/bench.sh`: the ceiling,
+/// the Express and Nuxt peers, sessionflow on SQLite and on PostgreSQL when one is configured),
+/// then the table and `target/bench/<time>.json`. `--micro`: the criterion micro-benchmarks.
+fn bench(micro: bool) -> Result {
+    if micro {
+        step("criterion micro-benchmarks (cargo bench -p server)");
+        return run("cargo", &["bench", "-p", "server", "--bench", "auth"]);
     }
     setup(true)?;
-    step("release build of the server and the token seeder");
-    run(
-        "cargo",
-        &["leptos", "build", "--release", "--project", "app"],
-    )?;
+    step("release builds: the site (server + wasm) and the token seeder");
+    run("cargo", &["leptos", "build", "--release"])?;
     run(
         "cargo",
         &[
@@ -355,8 +354,56 @@ fn bench(http: bool) -> Result {
             "seed_tokens",
         ],
     )?;
-    step("wrk against the release server");
-    run("bash", &["xtask/bench-http.sh"])
+    std::fs::create_dir_all("target/bench").map_err(|e| format!("target/bench: {e}"))?;
+    let stamp = output("date", &["-u", "+%Y%m%dT%H%M%SZ"])
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let rows_path = format!("target/bench/{stamp}.tsv");
+    step("wrk against every server (xtask/bench.sh)");
+    run_env("bash", &["xtask/bench.sh"], &[("BENCH_ROWS", &rows_path)])?;
+    let rows = std::fs::read_to_string(&rows_path).map_err(|e| format!("{rows_path}: {e}"))?;
+    let report = bench_report::Report::from_tsv(&rows);
+    let json_path = format!("target/bench/{stamp}.json");
+    std::fs::write(&json_path, report.json(&bench_meta()))
+        .map_err(|e| format!("{json_path}: {e}"))?;
+    println!("{}", report.table());
+    eprintln!("written: {json_path}");
+    Ok(())
+}
+
+/// The commit, the machine, the bundle sizes.
+fn bench_meta() -> bench_report::Meta {
+    let size = |path: &str| -> (u64, u64) {
+        let raw = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let gzip = output("sh", &["-c", &format!("gzip -9c {path} | wc -c")])
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        (raw, gzip)
+    };
+    let mut commit = output("git", &["rev-parse", "--short", "HEAD"])
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if output("git", &["status", "--porcelain"]).is_some_and(|s| !s.trim().is_empty()) {
+        commit.push_str("-dirty");
+    }
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown cpu".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    bench_report::Meta {
+        commit,
+        machine: format!("{cores} × {cpu}"),
+        wasm: size("target/site/pkg/app.wasm"),
+        js: size("target/site/pkg/app.js"),
+    }
 }
 
 /// `--seconds N` from the arguments.

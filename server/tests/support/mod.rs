@@ -45,7 +45,10 @@ pub struct TestApp {
     pub db: sqlx::AnyPool,
     pub db_url: String,
     server: tokio::task::JoinHandle<()>,
-    _dir: tempfile::TempDir,
+    /// The database's folder (SQLite), shared with siblings so it outlives whichever instance
+    /// goes first; and this instance's own (its site files).
+    db_dir: std::sync::Arc<tempfile::TempDir>,
+    _site_dir: tempfile::TempDir,
 }
 
 /// The static files a built site has: the app's bundle, its style sheet and the icon.
@@ -92,7 +95,7 @@ impl TestApp {
         backend: &Backend,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("temp dir"));
         let db_url = fresh_database(backend, dir.path()).await;
         Self::on(db_url, dir, tweak).await
     }
@@ -102,17 +105,12 @@ impl TestApp {
         &self,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Self {
-        Self::on(
-            self.db_url.clone(),
-            tempfile::tempdir().expect("temp dir"),
-            tweak,
-        )
-        .await
+        Self::on(self.db_url.clone(), self.db_dir.clone(), tweak).await
     }
 
     async fn on(
         db_url: String,
-        dir: tempfile::TempDir,
+        db_dir: std::sync::Arc<tempfile::TempDir>,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Self {
         let pool = server::db::connect(&db_url)
@@ -128,7 +126,8 @@ impl TestApp {
         let auth = Auth::connect(pool.clone(), config)
             .await
             .expect("the engine's migrations apply");
-        let site = dir.path().join("site");
+        let site_dir = tempfile::tempdir().expect("temp dir");
+        let site = site_dir.path().join("site");
         for (path, contents) in SITE_FILES {
             let file = site.join(path);
             std::fs::create_dir_all(file.parent().unwrap()).expect("site dir");
@@ -151,7 +150,8 @@ impl TestApp {
             db: pool,
             db_url,
             server,
-            _dir: dir,
+            db_dir,
+            _site_dir: site_dir,
         }
     }
 
