@@ -138,9 +138,9 @@ impl Report {
 
     pub fn table(&self) -> String {
         let ceiling = self.find("ceiling", "hello", 64).map(|r| r.rps);
-        let mut out = format!(
+        let mut out = String::from(
             "| server | endpoint | conns | req/s | p50 ms | p99 ms | non-2xx | × ceiling | × peer | peak RSS MiB |\n\
-             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+             |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         for r in &self.rows {
             let vs = |base: Option<f64>| match base {
