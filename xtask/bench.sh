@@ -55,7 +55,10 @@ prepare_peers() {
     if [[ ! -d "$PEERS_DIR/$peer/node_modules" ]]; then
       say "installing the $peer peer in $PEERS_DIR/$peer (npm ci; better-sqlite3 builds from source)"
       rm -rf "${PEERS_DIR:?}/$peer" && cp -r "$SHARED/peers/$peer" "$PEERS_DIR/$peer"
-      (cd "$PEERS_DIR/$peer" && npm_config_nodedir=/usr npm ci --no-audit --no-fund >&2)
+      # The Nuxt peer's lock file is not `npm ci`-clean under npm 11 (optional platform
+      # packages); its README says `npm install`, which still follows the lock's versions.
+      local how=ci; [[ $peer == nuxt ]] && how=install
+      (cd "$PEERS_DIR/$peer" && npm_config_nodedir=/usr npm "$how" --no-audit --no-fund >&2)
     fi
   done
   if [[ " $SERVERS " == *" nuxt "* && ! -f "$PEERS_DIR/nuxt/.output/server/index.mjs" ]]; then

@@ -128,6 +128,16 @@ pub async fn list_devices() -> Result<Vec<SessionInfo>, ApiError> {
     context::devices().await
 }
 
+/// How many devices the user is signed in on (the notes page shows the number), up to
+/// [`DEVICE_COUNT_CAP`].
+#[server(client = AuthClient)]
+pub async fn count_devices() -> Result<u64, ApiError> {
+    context::device_count(DEVICE_COUNT_CAP).await
+}
+
+/// The most devices the notes page counts ("100+" beyond).
+pub const DEVICE_COUNT_CAP: u32 = 100;
+
 /// Revokes one of the user's sessions (`not_found` if it is not theirs).
 #[server(client = AuthClient)]
 pub async fn revoke_device(id: String) -> Result<(), ApiError> {

@@ -12,7 +12,7 @@ test('after expiry, a client-side navigation firing three server functions makes
   const email = await signUp(page, 'parallel');
   await openHydrated(page, '/sessions');
   const refreshes = countRequests(page, REFRESH);
-  const calls = countRequests(page, /^\/api\/(list_notes|list_devices|current_user)/);
+  const calls = countRequests(page, /^\/api\/(list_notes|count_devices|current_user)/);
   await waitForAccessExpiry(context);
 
   await page.getByRole('link', { name: 'Notes', exact: true }).click();
@@ -22,7 +22,7 @@ test('after expiry, a client-side navigation firing three server functions makes
   await expect(page.getByTestId('error')).toHaveCount(0);
   expect(refreshes).toHaveLength(1);
   const names = new Set(calls.map((c) => new URL(c.url).pathname.replace(/\d+$/, '')));
-  expect([...names].sort()).toEqual(['/api/current_user', '/api/list_devices', '/api/list_notes']);
+  expect([...names].sort()).toEqual(['/api/count_devices', '/api/current_user', '/api/list_notes']);
 });
 
 test('two tabs idle past expiry that act at once both succeed, with at most two refreshes', async ({ page, context }) => {

@@ -3,6 +3,11 @@
 use server::config::Config;
 use sessionflow::server::Auth;
 use std::process::ExitCode;
+
+/// A page render allocates many short-lived objects; mimalloc serves them far cheaper than
+/// glibc's allocator (which was about a quarter of the server's CPU under SSR load).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

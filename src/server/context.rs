@@ -171,6 +171,15 @@ pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
         .map_err(super::api::db_error)
 }
 
+/// How many devices the caller is signed in on, counting at most `cap`.
+pub async fn device_count(cap: u32) -> Result<u64, ApiError> {
+    let who = require_user()?;
+    auth()?
+        .count_sessions(&who.user.id, cap)
+        .await
+        .map_err(super::api::db_error)
+}
+
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs.
 pub async fn revoke_device(id: &str) -> Result<(), ApiError> {
     let who = require_user()?;

@@ -443,6 +443,21 @@ impl Auth {
         Ok(done.rows_affected())
     }
 
+    /// How many live sessions the user has, counting at most `cap` (a page that shows the
+    /// number need not read every row of an account with thousands).
+    pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 LIMIT $3) AS live",
+        )
+        .bind(user_id)
+        .bind(now_ms())
+        .bind(i64::from(cap))
+        .fetch_one(self.db())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
+    }
+
     /// The user's live sessions, most recently used first.
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
         let rows = sqlx::query(

@@ -1,7 +1,10 @@
 //! `/notes`: the user's notes, newest first; create, edit, delete.
 
 use crate::{
-    api::{current_user, list_devices, list_notes, CreateNote, DeleteNote, UpdateNote},
+    api::{
+        count_devices, current_user, list_notes, CreateNote, DeleteNote, UpdateNote,
+        DEVICE_COUNT_CAP,
+    },
     components::ErrorNotice,
     model::Note,
 };
@@ -67,7 +70,7 @@ pub fn NotesPage() -> impl IntoView {
             }
         });
     };
-    let devices = Resource::new(|| (), |_| list_devices());
+    let devices = Resource::new(|| (), |_| count_devices());
     let me = Resource::new(|| (), |_| current_user());
 
     view! {
@@ -79,9 +82,9 @@ pub fn NotesPage() -> impl IntoView {
                     // other does not serialize the requests.
                     let (who, devices) = (me.await, devices.await);
                     let email = who.ok().flatten().map(|u| u.email).unwrap_or_default();
-                    devices.ok().map(|d| {
-                        let n = d.len();
+                    devices.ok().map(|n| {
                         let plural = if n == 1 { "" } else { "s" };
+                        let n = if n >= u64::from(DEVICE_COUNT_CAP) { format!("{n}+") } else { n.to_string() };
                         view! {
                             <p class="muted" data-testid="device-count">
                                 {format!("{email} · signed in on {n} device{plural} · ")}
