@@ -106,13 +106,21 @@ measure() {
     | tee -a "$WORK/rows.tsv" >&2
 }
 
-# fresh SERVER ENDPOINT CONNS PATH [wrk args...]: the server started anew for this endpoint.
+# fresh SERVER ENDPOINT CONNS PATH [wrk args...]: the server started anew for this endpoint;
+# refresh tokens seeded only for the endpoints that spend them.
 fresh() {
-  local server=$1
-  "start_$(echo "$server" | tr - _)"
+  local server=$1 endpoint=$2
+  local fn=${server//-/_}
+  "start_$fn"
+  : >"$WORK/warm.txt"; : >"$WORK/tokens.txt"
+  if [[ $endpoint == refresh || $endpoint == ssr_notes_refresh ]]; then
+    "seed_${fn%%_sqlite}" "$WARM_TOKENS" "$WORK/warm.txt"
+    "seed_${fn%%_sqlite}" "$TOKENS" "$WORK/tokens.txt"
+  fi
   measure "$@"
   stop
 }
+WARM_TOKENS=${WARM_TOKENS:-15000} TOKENS=${TOKENS:-50000}
 
 REFRESH_LUA=$SHARED/peers/refresh.lua
 SSR_REFRESH_LUA=$ROOT/xtask/bench-ssr-refresh.lua
@@ -125,16 +133,13 @@ start_express() {
   start express /healthz env PORT=$PORT DB_PATH="$WORK/express.db" JWT_SECRET=$SECRET \
     node "$PEERS_DIR/express/server.js"
   ACCESS=$(node "$PEERS_DIR/express/seed.js" user "http://127.0.0.1:$PORT" $EMAIL $PASSWORD)
-  seed_express() { DB_PATH="$WORK/express.db" node "$PEERS_DIR/express/seed.js" tokens $EMAIL "$1" "$2"; }
-  seed_express 20000 "$WORK/warm.txt"; seed_express 60000 "$WORK/tokens.txt"
 }
+seed_express() { DB_PATH="$WORK/express.db" node "$PEERS_DIR/express/seed.js" tokens $EMAIL "$1" "$2"; }
 
 start_nuxt() {
   rm -f "$WORK"/nuxt.db*
   (cd "$PEERS_DIR/nuxt" && DB_PATH="$WORK/nuxt.db" JWT_SECRET=$SECRET node seed.mjs >"$WORK/nuxt-seed.txt")
   ACCESS=$(sed -n 's/^access_token=//p' "$WORK/nuxt-seed.txt")
-  seed_nuxt() { (cd "$PEERS_DIR/nuxt" && DB_PATH="$WORK/nuxt.db" JWT_SECRET=$SECRET node seed.mjs tokens $EMAIL "$1" "$2" >/dev/null); }
-  seed_nuxt 5000 "$WORK/warm.txt"; seed_nuxt 20000 "$WORK/tokens.txt"
   start nuxt /healthz env PORT=$PORT HOST=127.0.0.1 DB_PATH="$WORK/nuxt.db" JWT_SECRET=$SECRET \
     node "$PEERS_DIR/nuxt/.output/server/index.mjs"
 }
@@ -151,9 +156,10 @@ start_sessionflow() {
     curl -fs -o /dev/null -X POST "http://127.0.0.1:$PORT/api/notes" -H "authorization: Bearer $ACCESS" \
       -H 'content-type: application/json' -d "{\"title\":\"Note $i\",\"body\":\"The body of note $i, a sentence or two long.\"}"
   done
-  seed_ours() { DATABASE_URL="$DB" target/release/examples/seed_tokens $EMAIL "$1" "$2"; }
-  seed_ours 20000 "$WORK/warm.txt"; seed_ours 80000 "$WORK/tokens.txt"
 }
+seed_nuxt() { (cd "$PEERS_DIR/nuxt" && DB_PATH="$WORK/nuxt.db" JWT_SECRET=$SECRET node seed.mjs tokens $EMAIL "$1" "$2" >/dev/null); }
+seed_sessionflow() { DATABASE_URL="$DB" target/release/examples/seed_tokens $EMAIL "$1" "$2"; }
+seed_sessionflow_postgres() { seed_sessionflow "$@"; }
 start_sessionflow_sqlite() {
   rm -f "$WORK"/ours.db*
   DB="sqlite://$WORK/ours.db?mode=rwc"
