@@ -37,48 +37,38 @@ export default defineConfig({
     { name: 'notes', testIgnore: /example\.spec\.ts/ },
     { name: 'example', testMatch: /example\.spec\.ts/, use: { baseURL: `http://127.0.0.1:${examplePort}` } },
   ],
-  webServer: [{
-    command: path.join(targetDir, 'debug', 'server'),
-    cwd: root,
-    url: `http://127.0.0.1:${port}/healthz`,
-    timeout: 60_000,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
-    env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
-      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site'),
-      LEPTOS_SITE_PKG_DIR: 'pkg',
-      LEPTOS_OUTPUT_NAME: 'app',
-      LEPTOS_ENV: 'PROD',
-      DATABASE_URL: `sqlite://${process.env.E2E_DATA_DIR}/e2e.db?mode=rwc`,
-      JWT_SECRET: 'end-to-end-tests-only-secret-0123456789abcdef',
-      ACCESS_TOKEN_TTL: process.env.E2E_ACCESS_TTL ?? '2s',
+  webServer: [
+    server('server', port, '/healthz', 'site', 'e2e.db', {
       JWT_LEEWAY: '0s',
       // Every test signs up from 127.0.0.1; the limits themselves are tested in server/tests.
       AUTH_RATE_LIMIT_PER_ADDRESS: '1000/1m',
-      RUST_LOG: 'warn',
-    },
-  }, {
-    command: path.join(targetDir, 'debug', 'minimal'),
+    }),
+    server('minimal', examplePort, '/', 'site-minimal', 'minimal.db', {}),
+  ],
+});
+
+/** One of the suite's servers: a debug binary on its port with its own site and database. */
+function server(binary: string, on: string, ready: string, site: string, db: string, extra: Record<string, string>) {
+  return {
+    command: path.join(targetDir, 'debug', binary),
     cwd: root,
-    url: `http://127.0.0.1:${examplePort}/`,
+    url: `http://127.0.0.1:${on}${ready}`,
     timeout: 60_000,
     reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    gracefulShutdown: { signal: 'SIGTERM', timeout: 5_000 },
+    stdout: 'ignore' as const,
+    stderr: 'pipe' as const,
+    gracefulShutdown: { signal: 'SIGTERM' as const, timeout: 5_000 },
     env: {
-      LEPTOS_SITE_ADDR: `127.0.0.1:${examplePort}`,
-      LEPTOS_SITE_ROOT: path.join(root, 'target', 'site-minimal'),
+      LEPTOS_SITE_ADDR: `127.0.0.1:${on}`,
+      LEPTOS_SITE_ROOT: path.join(root, 'target', site),
       LEPTOS_SITE_PKG_DIR: 'pkg',
       LEPTOS_OUTPUT_NAME: 'app',
       LEPTOS_ENV: 'PROD',
-      DATABASE_URL: `sqlite://${process.env.E2E_DATA_DIR}/minimal.db?mode=rwc`,
+      DATABASE_URL: `sqlite://${process.env.E2E_DATA_DIR}/${db}?mode=rwc`,
       JWT_SECRET: 'end-to-end-tests-only-secret-0123456789abcdef',
       ACCESS_TOKEN_TTL: process.env.E2E_ACCESS_TTL ?? '2s',
       RUST_LOG: 'warn',
+      ...extra,
     },
-  }],
-});
+  };
+}

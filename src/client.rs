@@ -26,74 +26,46 @@ type Res = crate::browser::AuthResponse;
 #[cfg(not(feature = "hydrate"))]
 type Res = server_fn::response::browser::BrowserResponse;
 
-impl<E, IS, OS> Client<E, IS, OS> for AuthClient
-where
-    E: FromServerFnError,
-    IS: FromServerFnError,
-    OS: FromServerFnError,
-{
-    type Request = BrowserRequest;
-    type Response = Res;
+/// The two clients differ only in how the browser sends: through the hook, or around it.
+macro_rules! browser_client {
+    ($client:ty, $send:path) => {
+        impl<E, IS, OS> Client<E, IS, OS> for $client
+        where
+            E: FromServerFnError,
+            IS: FromServerFnError,
+            OS: FromServerFnError,
+        {
+            type Request = BrowserRequest;
+            type Response = Res;
 
-    fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
-        #[cfg(feature = "hydrate")]
-        return crate::browser::send::<E>(req);
-        #[cfg(not(feature = "hydrate"))]
-        return <BrowserClient as Client<E, IS, OS>>::send(req);
-    }
+            fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+                #[cfg(feature = "hydrate")]
+                return $send(req);
+                #[cfg(not(feature = "hydrate"))]
+                return <BrowserClient as Client<E, IS, OS>>::send(req);
+            }
 
-    #[allow(clippy::type_complexity)]
-    fn open_websocket(
-        path: &str,
-    ) -> impl Future<
-        Output = Result<
-            (
-                impl futures::Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
-                impl futures::Sink<Bytes> + Send + 'static,
-            ),
-            E,
-        >,
-    > + Send {
-        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
-    }
+            #[allow(clippy::type_complexity)]
+            fn open_websocket(
+                path: &str,
+            ) -> impl Future<
+                Output = Result<
+                    (
+                        impl futures::Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
+                        impl futures::Sink<Bytes> + Send + 'static,
+                    ),
+                    E,
+                >,
+            > + Send {
+                <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+            }
 
-    fn spawn(future: impl Future<Output = ()> + Send + 'static) {
-        <BrowserClient as Client<E, IS, OS>>::spawn(future)
-    }
+            fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+                <BrowserClient as Client<E, IS, OS>>::spawn(future)
+            }
+        }
+    };
 }
 
-impl<E, IS, OS> Client<E, IS, OS> for DirectClient
-where
-    E: FromServerFnError,
-    IS: FromServerFnError,
-    OS: FromServerFnError,
-{
-    type Request = BrowserRequest;
-    type Response = Res;
-
-    fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
-        #[cfg(feature = "hydrate")]
-        return crate::browser::send_direct::<E>(req);
-        #[cfg(not(feature = "hydrate"))]
-        return <BrowserClient as Client<E, IS, OS>>::send(req);
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn open_websocket(
-        path: &str,
-    ) -> impl Future<
-        Output = Result<
-            (
-                impl futures::Stream<Item = Result<Bytes, Bytes>> + Send + 'static,
-                impl futures::Sink<Bytes> + Send + 'static,
-            ),
-            E,
-        >,
-    > + Send {
-        <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
-    }
-
-    fn spawn(future: impl Future<Output = ()> + Send + 'static) {
-        <BrowserClient as Client<E, IS, OS>>::spawn(future)
-    }
-}
+browser_client!(AuthClient, crate::browser::send);
+browser_client!(DirectClient, crate::browser::send_direct);

@@ -8,15 +8,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
 
-async fn error_code(res: reqwest::Response) -> (StatusCode, String) {
-    let status = res.status();
-    let body: Value = res.json().await.expect("error bodies are JSON");
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 #[tokio::test]
 async fn register_answers_201_with_the_token_response_and_both_cookies() {
     for b in backends() {

@@ -15,15 +15,6 @@ fn server_fn<T: leptos::server_fn::ServerFn>() -> String {
     T::PATH.to_owned()
 }
 
-async fn error_code(res: Response) -> (StatusCode, String) {
-    let status = res.status();
-    let body: Value = res.json().await.expect("error bodies are JSON");
-    (
-        status,
-        body["error"].as_str().unwrap_or_default().to_owned(),
-    )
-}
-
 async fn login(app: &TestApp, client: &Client, email: &str, password: &str) -> Response {
     client
         .post(app.url("/api/auth/login"))

@@ -16,8 +16,13 @@ use tokio::sync::OnceCell;
 type Cell = Arc<OnceCell<Result<Issued, RefreshFailure>>>;
 
 /// Entries kept at most. Only tokens that exist reach the map (the caller reads first), so this
-/// is a bound against a flood of real rotations, not of garbage.
-const MAX_ENTRIES: usize = 10_000;
+/// is a bound against a flood of real rotations, not of garbage: at 5,000 rotations a second and
+/// a 10 s grace, 50,000 are live.
+const MAX_ENTRIES: usize = 100_000;
+
+/// How often a full map may be swept of stale entries. Sweeping is O(entries): done on every
+/// rotation of a full map, it was most of a rotation's own CPU under load.
+const SWEEP_AT_MOST_EVERY: Duration = Duration::from_millis(500);
 
 struct Entry {
     cell: Cell,
@@ -27,7 +32,12 @@ struct Entry {
 
 pub(super) struct Flights {
     keep: Duration,
-    map: Mutex<HashMap<String, Entry>>,
+    map: Mutex<Map>,
+}
+
+struct Map {
+    entries: HashMap<String, Entry>,
+    swept: Instant,
 }
 
 /// How a caller got its result.
@@ -43,7 +53,10 @@ impl Flights {
     pub fn new(keep: Duration) -> Self {
         Self {
             keep,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(Map {
+                entries: HashMap::new(),
+                swept: Instant::now(),
+            }),
         }
     }
 
@@ -64,8 +77,12 @@ impl Flights {
         Fut: Future<Output = Result<Issued, RefreshFailure>>,
     {
         let joined = {
-            let mut map = self.map.lock().expect("flight map poisoned");
+            let mut guard = self.map.lock().expect("flight map poisoned");
             let now = Instant::now();
+            let Map {
+                entries: map,
+                swept,
+            } = &mut *guard;
             match map.get(key) {
                 Some(e) if self.is_live(e, now) => {
                     let source = if e.done_at.is_some() {
@@ -76,8 +93,10 @@ impl Flights {
                     Some((e.cell.clone(), source))
                 }
                 _ => {
-                    if map.len() >= MAX_ENTRIES {
+                    if map.len() >= MAX_ENTRIES && now.duration_since(*swept) >= SWEEP_AT_MOST_EVERY
+                    {
                         map.retain(|_, e| self.is_live(e, now));
+                        *swept = now;
                     }
                     (map.len() < MAX_ENTRIES).then(|| {
                         let cell = Cell::default();
@@ -99,7 +118,8 @@ impl Flights {
             return (rotate().await, Source::Live);
         };
         let result = cell.get_or_init(rotate).await.clone();
-        let mut map = self.map.lock().expect("flight map poisoned");
+        let mut guard = self.map.lock().expect("flight map poisoned");
+        let map = &mut guard.entries;
         if let Some(e) = map.get_mut(key).filter(|e| Arc::ptr_eq(&e.cell, &cell)) {
             if matches!(result, Err(RefreshFailure::Unavailable)) {
                 map.remove(key);
@@ -112,10 +132,9 @@ impl Flights {
 
     pub fn prune(&self) {
         let now = Instant::now();
-        self.map
-            .lock()
-            .expect("flight map poisoned")
-            .retain(|_, e| self.is_live(e, now));
+        let mut guard = self.map.lock().expect("flight map poisoned");
+        guard.entries.retain(|_, e| self.is_live(e, now));
+        guard.swept = now;
     }
 }
 

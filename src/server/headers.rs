@@ -21,6 +21,8 @@ pub(crate) struct CspNonce(pub String);
 pub(crate) struct PagePolicyHeaders {
     /// Extra `connect-src` sources, e.g. `ws:` for `cargo leptos watch`'s live reload.
     pub connect_src: Vec<String>,
+    /// Requests under this prefix (the JSON API, server functions) answer no pages: no nonce.
+    pub api_prefix: String,
 }
 
 impl PagePolicyHeaders {
@@ -44,10 +46,15 @@ pub(crate) async fn security_headers(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    let nonce = URL_SAFE_NO_PAD.encode(bytes);
-    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let page = !req.uri().path().starts_with(&policy.api_prefix);
+    let nonce = page.then(|| {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    });
+    if let Some(n) = &nonce {
+        req.extensions_mut().insert(CspNonce(n.clone()));
+    }
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -61,8 +68,8 @@ pub(crate) async fn security_headers(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if html {
-        if let Ok(v) = HeaderValue::from_str(&policy.csp(&nonce)) {
+    if let (true, Some(nonce)) = (html, &nonce) {
+        if let Ok(v) = HeaderValue::from_str(&policy.csp(nonce)) {
             headers.insert(header::CONTENT_SECURITY_POLICY, v);
         }
     }

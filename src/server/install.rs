@@ -110,6 +110,7 @@ impl Auth {
             } else {
                 Vec::new()
             },
+            api_prefix: self.config().api_prefix().to_owned(),
         });
         router
             .route_layer(from_fn(no_store))

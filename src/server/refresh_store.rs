@@ -155,12 +155,28 @@ impl Auth {
             return self.replayed(token, hash, now).await;
         };
         let sid: String = row.try_get("session_id")?;
-        let Some(user) = self.live_session_user(&mut tx, &sid, now).await? else {
+        let expires = now + self.refresh_ttl_ms();
+        // The session must be live; extending it answers who it belongs to in the same round
+        // trip (each statement is a hop to the database's thread: they are the rotation's cost).
+        let session = sqlx::query(
+            "UPDATE sessions SET last_used_at = $1, expires_at = $2 \
+             WHERE id = $3 AND revoked_at IS NULL AND expires_at > $1 \
+             RETURNING user_id, (SELECT email FROM users WHERE users.id = sessions.user_id) AS email",
+        )
+        .bind(now)
+        .bind(expires)
+        .bind(&sid)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session) = session else {
             tx.rollback().await?;
             return Err(RefreshFailure::Invalid);
         };
+        let user = User {
+            id: session.try_get("user_id")?,
+            email: session.try_get("email")?,
+        };
         let child = self.keys().successor(token);
-        let expires = now + self.refresh_ttl_ms();
         sqlx::query(
             "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
@@ -171,12 +187,6 @@ impl Auth {
         .bind(expires)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3")
-            .bind(now)
-            .bind(expires)
-            .bind(&sid)
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(self.pair(user, sid, child))
     }

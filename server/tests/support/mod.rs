@@ -203,21 +203,7 @@ impl TestApp {
     /// Registers over the body transport: (access token, refresh token, user id).
     pub async fn register_body(&self, email: &str) -> (String, String, String) {
         self.register(&self.bare(), email).await;
-        let body: Value = self
-            .bare()
-            .post(self.url("/api/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD, "transport": "body"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        (
-            body["access_token"].as_str().expect("access").to_owned(),
-            body["refresh_token"].as_str().expect("refresh").to_owned(),
-            body["user"]["id"].as_str().expect("id").to_owned(),
-        )
+        self.register_body_again(email).await
     }
 
     /// Signs in again over the body transport: another session of an existing account.
@@ -280,6 +266,16 @@ impl TestApp {
             .expect("count")
             .get::<i64, _>(0)
     }
+}
+
+/// The status and the contract error code of an error answer.
+pub async fn error_code(res: Response) -> (reqwest::StatusCode, String) {
+    let status = res.status();
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 /// The `Set-Cookie` headers of a response, by cookie name.
