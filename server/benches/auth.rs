@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the hot paths: verifying an access token (every authenticated request),
-//! issuing one, and a full refresh rotation on SQLite.
+//! issuing one, hashing a password (registration), and a full refresh rotation on SQLite.
 //!
 //! `cargo xtask bench` (or `cargo bench -p server`).
 
@@ -19,7 +19,9 @@ fn bench(c: &mut Criterion) {
     let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let auth = rt.block_on(async {
         let pool = server::db::connect(&url).await.expect("db");
+        let unlimited = sessionflow::server::config::RateLimit::parse("1000000/1s").unwrap();
         let config = AuthConfig::builder(b"bench-secret-0123456789abcdef0123456789")
+            .rate_limits(unlimited, unlimited)
             .build()
             .expect("config");
         Auth::connect(pool, config).await.expect("migrations")
@@ -42,14 +44,30 @@ fn bench(c: &mut Criterion) {
         );
         h
     };
-    c.bench_function("resolve access token (verify + session row)", |b| {
-        b.to_async(&rt).iter(|| auth.resolve(&headers))
-    });
+    c.bench_function(
+        "resolve access token (verify; session liveness remembered)",
+        |b| b.to_async(&rt).iter(|| auth.resolve(&headers)),
+    );
 
     let user = issued.user.clone();
     c.bench_function("start a session (first pair)", |b| {
         b.to_async(&rt)
             .iter(|| auth.start_session(user.clone(), None))
+    });
+
+    let mut n = 0u64;
+    c.bench_function("register (argon2 hash, account and first session)", |b| {
+        b.iter(|| {
+            n += 1;
+            let email = sessionflow::Email::parse(&format!("u{n}@example.com")).unwrap();
+            let password = sessionflow::Password::parse("bench-password-1").unwrap();
+            let who = sessionflow::server::Attempter {
+                ip: std::net::Ipv4Addr::LOCALHOST.into(),
+                user_agent: None,
+            };
+            rt.block_on(auth.register(email, password, who))
+                .expect("registers")
+        })
     });
 
     let mut token = issued.refresh_token.clone();
