@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { refreshToken, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
+import { refreshToken, signOutEverywhere, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
 
 /** Collects Content-Security-Policy violations the page reports. */
 function cspViolations(page: Page): string[] {
@@ -67,13 +67,9 @@ test('a full page load after the session ended lands on sign-in with the message
   context,
   playwright,
 }) => {
-  await signUp(page, 'ended');
-  const access = (await context.cookies()).find((c) => c.name === 'access_token')?.value;
+  const email = await signUp(page, 'ended');
   // Signed out everywhere from another client; this browser still holds its cookies.
-  const other = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
-  const res = await other.post('/api/auth/logout-all', { headers: { authorization: `Bearer ${access}` } });
-  expect(res.status()).toBe(204);
-  await other.dispose();
+  await signOutEverywhere((o) => playwright.request.newContext(o), test.info().project.use.baseURL, email);
   await page.goto('/notes');
   await expect(page).toHaveURL(/\/login\?next=\/notes&reason=session_ended$/);
   await expect(page.getByTestId('session-ended')).toBeVisible();

@@ -1,4 +1,4 @@
-import { expect, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type BrowserContext, type Page } from '@playwright/test';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -49,4 +49,17 @@ export function countRequests(target: Page | BrowserContext, path: string | RegE
 /** Waits until the page is hydrated (the home page counter only counts under the wasm). */
 export async function waitForHydration(page: Page): Promise<void> {
   await page.waitForFunction(() => (window as any).__sessionflow_hydrated === true, null, { timeout: 30_000 });
+}
+
+/** Signs the account out everywhere from another device (a fresh sign-in of its own, so nothing
+ * depends on this browser's access token still being valid). */
+export async function signOutEverywhere(
+  newContext: (options: { baseURL?: string }) => Promise<APIRequestContext>,
+  baseURL: string | undefined,
+  email: string,
+): Promise<void> {
+  const elsewhere = await newContext({ baseURL });
+  expect((await elsewhere.post('/api/auth/login', { data: { email, password: PASSWORD } })).status()).toBe(200);
+  expect((await elsewhere.post('/api/auth/logout-all')).status()).toBe(204);
+  await elsewhere.dispose();
 }

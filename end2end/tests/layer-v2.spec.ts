@@ -1,5 +1,5 @@
 import { test, expect, type BrowserContext, type Page } from '@playwright/test';
-import { countRequests, refreshToken, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
+import { countRequests, refreshToken, signOutEverywhere, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
 
 // CONTRACT §8: one refresh between tabs, timeouts, the session ending everywhere, a revoked
 // device, browsers without crypto.randomUUID, an app policy for 503, and session state.
@@ -72,12 +72,9 @@ test('a session that ends while three tabs are open sends all three to sign-in w
   context,
   playwright,
 }) => {
-  await signUp(page, 'three-tabs');
+  const email = await signUp(page, 'three-tabs');
   const tabs = await openNotes(context, 3);
-  const access = (await context.cookies()).find((c) => c.name === 'access_token')?.value;
-  const elsewhere = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
-  expect((await elsewhere.post('/api/auth/logout-all', { headers: { authorization: `Bearer ${access}` } })).status()).toBe(204);
-  await elsewhere.dispose();
+  await signOutEverywhere((o) => playwright.request.newContext(o), test.info().project.use.baseURL, email);
   const refreshes = countRequests(context, REFRESH);
 
   // Only the first tab does anything; the others learn from it.
@@ -118,13 +115,10 @@ test('invalid_token (an access token whose session is gone) tries one refresh, w
   context,
   playwright,
 }) => {
-  await signUp(page, 'invalid-token');
+  const email = await signUp(page, 'invalid-token');
   await page.goto('/notes');
   await waitForHydration(page);
-  const access = (await context.cookies()).find((c) => c.name === 'access_token')?.value;
-  const elsewhere = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
-  expect((await elsewhere.post('/api/auth/logout-all', { headers: { authorization: `Bearer ${access}` } })).status()).toBe(204);
-  await elsewhere.dispose();
+  await signOutEverywhere((o) => playwright.request.newContext(o), test.info().project.use.baseURL, email);
   // What the server answers a revoked device whose access token has not expired yet (with a
   // 2 s token the race to act before expiry is not worth running for real).
   await page.route(/\/api\/create_note/, (route) =>
