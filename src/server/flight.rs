@@ -1,7 +1,9 @@
 //! One rotation per refresh token per process (DESIGN §3): concurrent refreshes presenting the
 //! same token join the rotation in flight, keyed by the token's hash, whatever the grace setting
-//! (DESIGN §10). A finished result is kept for the grace window so late joiners converge on the
-//! same pair; the caller re-checks the session before handing out a kept result, so a session
+//! (DESIGN §10). A finished result is kept for the grace window, and at least for a short
+//! coalescing window ([`COALESCE`]) whatever the grace setting: requests that one client sent
+//! together are one burst even when the server reads the last of them after the first rotation
+//! committed. The caller re-checks the session before handing out a kept result, so a session
 //! revoked meanwhile is never served from here.
 
 use super::{refresh_store::RefreshFailure, Issued};
@@ -9,11 +11,16 @@ use std::{
     collections::HashMap,
     future::Future,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
-use tokio::sync::OnceCell;
+use tokio::{sync::OnceCell, time::Instant};
 
 type Cell = Arc<OnceCell<Result<Issued, RefreshFailure>>>;
+
+/// How long a finished rotation stays joinable even with `REFRESH_REUSE_GRACE=0s`: long enough
+/// for the stragglers of one burst (a page's parallel calls, a few tabs waking together) to
+/// reach the server, short enough that a replay after it is judged by the reuse rules.
+pub(super) const COALESCE: Duration = Duration::from_secs(2);
 
 /// Entries kept at most. Only tokens that exist reach the map (the caller reads first), so this
 /// is a bound against a flood of real rotations, not of garbage: at 5,000 rotations a second and
@@ -31,8 +38,29 @@ struct Entry {
 }
 
 pub(super) struct Flights {
+    grace: Duration,
     keep: Duration,
     map: Mutex<Map>,
+    /// Rotations running now (a gauge for operators).
+    running: std::sync::atomic::AtomicUsize,
+}
+
+/// Counts one running rotation for as long as it lives (its future may be dropped mid-way).
+struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn start(n: &'a std::sync::atomic::AtomicUsize) -> Self {
+        let now = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        super::metrics::rotations_in_flight(now);
+        Self(n)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let now = self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) - 1;
+        super::metrics::rotations_in_flight(now);
+    }
 }
 
 struct Map {
@@ -45,18 +73,25 @@ struct Map {
 pub(super) enum Source {
     /// It ran the rotation or joined it while it ran.
     Live,
-    /// It was handed a result kept from a rotation that had already finished.
+    /// It was handed a result kept from a rotation that had finished within the grace window.
     Kept,
+    /// It was handed a result of a rotation that finished longer ago than the grace window but
+    /// within the coalescing window: one burst with that rotation only while its successor is
+    /// still unused (the caller checks).
+    Coalesced,
 }
 
 impl Flights {
-    pub fn new(keep: Duration) -> Self {
+    /// Keeps finished results for `grace`, or for [`COALESCE`] if that is longer.
+    pub fn new(grace: Duration) -> Self {
         Self {
-            keep,
+            grace,
+            keep: grace.max(COALESCE),
             map: Mutex::new(Map {
                 entries: HashMap::new(),
                 swept: Instant::now(),
             }),
+            running: Default::default(),
         }
     }
 
@@ -66,7 +101,7 @@ impl Flights {
     }
 
     /// Runs `rotate` once for `key`, however many callers arrive while it runs or within the
-    /// grace window after it finished. A transient failure is not kept: the next caller retries.
+    /// keep window after it finished. A transient failure is not kept: the next caller retries.
     pub async fn run<F, Fut>(
         &self,
         key: &str,
@@ -85,10 +120,10 @@ impl Flights {
             } = &mut *guard;
             match map.get(key) {
                 Some(e) if self.is_live(e, now) => {
-                    let source = if e.done_at.is_some() {
-                        Source::Kept
-                    } else {
-                        Source::Live
+                    let source = match e.done_at {
+                        None => Source::Live,
+                        Some(done) if now.duration_since(done) <= self.grace => Source::Kept,
+                        Some(_) => Source::Coalesced,
                     };
                     Some((e.cell.clone(), source))
                 }
@@ -114,10 +149,14 @@ impl Flights {
         };
         // The map is full of rotations in flight: rotate without joining (the database's
         // conditional update still spends the token once).
-        let Some((cell, source)) = joined else {
-            return (rotate().await, Source::Live);
+        let counted = || async {
+            let _running = Running::start(&self.running);
+            rotate().await
         };
-        let result = cell.get_or_init(rotate).await.clone();
+        let Some((cell, source)) = joined else {
+            return (counted().await, Source::Live);
+        };
+        let result = cell.get_or_init(counted).await.clone();
         let mut guard = self.map.lock().expect("flight map poisoned");
         let map = &mut guard.entries;
         if let Some(e) = map.get_mut(key).filter(|e| Arc::ptr_eq(&e.cell, &cell)) {
@@ -208,14 +247,25 @@ mod tests {
             (again.unwrap().refresh_token, source),
             ("r1".into(), Source::Kept)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_grace_a_result_is_kept_for_the_coalescing_window_only() {
         let zero = Flights::new(Duration::ZERO);
         let _ = zero.run("k", || async { Ok(issued(1)) }).await;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        let (later, _) = zero.run("k", || async { Ok(issued(2)) }).await;
+        tokio::time::advance(COALESCE - Duration::from_millis(10)).await;
+        let (straggler, source) = zero.run("k", || async { Ok(issued(2)) }).await;
+        assert_eq!(
+            (straggler.unwrap().refresh_token, source),
+            ("r1".into(), Source::Coalesced),
+            "a straggler of the burst joins it"
+        );
+        tokio::time::advance(Duration::from_millis(20)).await;
+        let (later, _) = zero.run("k", || async { Ok(issued(3)) }).await;
         assert_eq!(
             later.unwrap().refresh_token,
-            "r2",
-            "nothing kept without grace"
+            "r3",
+            "after the window a replay is the reuse rules' to judge"
         );
     }
 
