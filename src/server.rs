@@ -23,6 +23,7 @@ mod idempotency;
 mod install;
 mod limits;
 mod liveness;
+mod metrics;
 mod page_layer;
 mod refresh_store;
 mod request;
@@ -33,6 +34,7 @@ pub use accounts::Attempter;
 pub use error::Error;
 pub use headers::provide_nonce;
 pub use install::PagePolicy;
+pub use metrics::{RefreshPath, RequestKind};
 pub use refresh_store::RefreshFailure;
 pub use request::RequestSession;
 
@@ -92,7 +94,7 @@ struct Inner {
     keys: Keys,
     config: AuthConfig,
     flights: flight::Flights,
-    limiter: limits::Limiter,
+    limiter: limits::RateLimits,
     hashing: limits::HashPool,
     live: liveness::LiveSessions,
     /// Dropped with the engine, which stops the revocation listener (and its connection).
@@ -160,6 +162,7 @@ impl Auth {
                 match next {
                     Ok(Some(n)) => {
                         tracing::debug!(payload = n.payload(), "revocation announced");
+                        metrics::revocation_announcement("received");
                         inner.live.apply(n.payload());
                     }
                     // The connection dropped (it is made again on the next call): whatever was
@@ -181,9 +184,13 @@ impl Auth {
         let sqlite = db.connect_options().database_url.scheme() == "sqlite";
         Self(Arc::new(Inner {
             sqlite_writes: sqlite.then(|| tokio::sync::Mutex::new(())),
-            keys: Keys::new(config.secret.expose_secret(), &config.tokens),
+            keys: Keys::new(
+                config.secret.expose_secret(),
+                config.accepted_secrets.iter().map(|s| s.expose_secret()),
+                &config.tokens,
+            ),
             flights: flight::Flights::new(config.tokens.reuse_grace),
-            limiter: limits::Limiter::new(&config.limits),
+            limiter: limits::RateLimits::new(&config.limits, !sqlite),
             hashing: limits::HashPool::new(&config.limits),
             live: liveness::LiveSessions::new(config.liveness_ttl),
             listener_stop: std::sync::Mutex::new(None),
@@ -269,7 +276,11 @@ pub mod __fuzz {
 
     impl Default for Tokens {
         fn default() -> Self {
-            Self(super::tokens::Keys::new(&[7u8; 32], &Default::default()))
+            Self(super::tokens::Keys::new(
+                &[7u8; 32],
+                [],
+                &Default::default(),
+            ))
         }
     }
 

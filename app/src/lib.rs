@@ -26,7 +26,7 @@ pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), sqlx::migrate::MigrateE
 
 use components::Header;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -53,6 +53,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -71,7 +72,6 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     sessionflow::session::provide_session();
     view! {
-        <Stylesheet id="leptos" href="/pkg/app.css"/>
         <Title text="Notes — sessionflow"/>
         <Router>
             <Header/>

@@ -18,9 +18,17 @@ test('the home page is server-rendered and then hydrated', async ({ page }) => {
   await expect(count).toHaveText(String(clicks + 1));
 });
 
-test('the stylesheet and the wasm bundle are served', async ({ page }) => {
-  for (const path of ['/pkg/app.css', '/pkg/app.js', '/pkg/app.wasm']) {
+test('the bundle has content-hashed names and is cached for a year; the page is not', async ({ page }) => {
+  const response = await page.goto('/');
+  expect(response?.headers()['cache-control']).toContain('no-store');
+  const html = await response!.text();
+  const names = [...new Set(html.match(/\/pkg\/app\.[A-Za-z0-9_-]+\.(?:css|js|wasm)/g) ?? [])];
+  for (const ext of ['css', 'js', 'wasm']) {
+    expect(names.some((n) => n.endsWith(`.${ext}`)), `a hashed .${ext} in ${names}`).toBe(true);
+  }
+  for (const path of names) {
     const res = await page.request.get(path);
     expect(res.status(), path).toBe(200);
+    expect(res.headers()['cache-control'], path).toBe('public, max-age=31536000, immutable');
   }
 });

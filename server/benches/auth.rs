@@ -73,7 +73,9 @@ fn bench(c: &mut Criterion) {
     let mut token = issued.refresh_token.clone();
     c.bench_function("refresh rotation (one transaction)", |b| {
         b.iter(|| {
-            let next = rt.block_on(auth.refresh(&token)).expect("rotates");
+            let next = rt
+                .block_on(auth.refresh(&token, sessionflow::server::RefreshPath::Api))
+                .expect("rotates");
             token = next.refresh_token;
         })
     });

@@ -5,6 +5,7 @@
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` |
 //! | `DATABASE_URL` | `sqlite://data/app.db?mode=rwc` |
 //! | `JWT_SECRET` | dev only: generated into `data/jwt-secret` (0600) |
+//! | `JWT_ACCEPTED_SECRETS` | none: comma-separated keys that verify but never sign |
 //! | `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL` | `15m`, `30d` |
 //! | `REFRESH_REUSE_GRACE`, `JWT_LEEWAY` | `10s`, `5s` (each at most `5m`) |
 //! | `COOKIE_SECURE` | `true` unless the site address is loopback |
@@ -12,6 +13,8 @@
 //! | `TRUSTED_PROXIES`, `CLIENT_IP_HEADER` | none, `X-Forwarded-For` |
 //! | `AUTH_RATE_LIMIT_PER_ADDRESS`, `AUTH_RATE_LIMIT_PER_ACCOUNT` | `30/5m`, `10/5m` |
 //! | `PASSWORD_HASH_WORKERS`, `PASSWORD_HASH_QUEUE` | cores, 4 × workers |
+//! | `METRICS_ADDR` | off: the address of a separate Prometheus listener (`/metrics`) |
+//! | `LOG_FORMAT` | `text`; `json` for one JSON object per line |
 //!
 //! A bad value is a [`ConfigError`] whose `Display` is one line naming the variable.
 
@@ -32,10 +35,23 @@ pub enum SecretSource {
     DevFile(PathBuf),
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
 /// Everything the binary reads from the environment.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub site_addr: SocketAddr,
+    /// Where Prometheus metrics are served (`/metrics`), on a listener of their own; off when
+    /// `None`.
+    pub metrics_addr: Option<SocketAddr>,
+    pub log_format: LogFormat,
     pub database_url: String,
     pub secret: SecretSource,
     /// The engine's settings, waiting for the secret.
@@ -124,6 +140,10 @@ impl Config {
                 Duration::from_secs(10),
             )?)
             .leeway(capped(&get, "JWT_LEEWAY", Duration::from_secs(5))?);
+        if let Some(v) = get("JWT_ACCEPTED_SECRETS") {
+            // Checked (length, never echoed) where the engine's configuration is built.
+            auth = auth.accepted_secrets(v.split(',').map(str::trim).filter(|s| !s.is_empty()));
+        }
         auth = match get("PUBLIC_URL") {
             Some(v) => {
                 let urls: Vec<&str> = v.split(',').map(str::trim).collect();
@@ -172,8 +192,40 @@ impl Config {
                 rate(&get, "AUTH_RATE_LIMIT_PER_ACCOUNT", "10/5m")?,
             )
             .hash_pool(workers, count(&get, "PASSWORD_HASH_QUEUE", 4 * workers, 0)?);
+        let metrics_addr = get("METRICS_ADDR")
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| {
+                v.trim().parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new(
+                        "METRICS_ADDR",
+                        &v,
+                        "expected an address like 127.0.0.1:9100",
+                    )
+                })
+            })
+            .transpose()?;
+        if metrics_addr.is_some_and(|m| m == site_addr && m.port() != 0) {
+            return Err(ConfigError::new(
+                "METRICS_ADDR",
+                &site_addr.to_string(),
+                "must not be the site's own address (metrics are never public)",
+            ));
+        }
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    other,
+                    "expected text or json",
+                ))
+            }
+        };
         Ok(Self {
             site_addr,
+            metrics_addr,
+            log_format,
             database_url,
             secret,
             auth,

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod db;
 mod notes_api;
+pub mod telemetry;
 
 use app::{shell, App};
 use axum::{
@@ -66,6 +67,12 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         .precompressed_br()
         .precompressed_gzip()
         .not_found_service(not_found);
+    let files = Router::new()
+        .fallback_service(files)
+        .layer(axum::middleware::from_fn_with_state(
+            PkgCache::new(&leptos_options),
+            pkg_cache,
+        ));
     let (api, description) = api_routes(&auth);
     let description = Arc::new(description);
     let app = Router::new()
@@ -87,6 +94,42 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// Which static answers may be cached for good: the bundle (`/pkg/*`) when its names carry a
+/// content hash (cargo-leptos `hash-files`), since a new build has new names.
+#[derive(Clone)]
+struct PkgCache {
+    prefix: Option<Arc<str>>,
+}
+
+impl PkgCache {
+    fn new(options: &LeptosOptions) -> Self {
+        Self {
+            prefix: options
+                .hash_files
+                .then(|| format!("/{}/", options.site_pkg_dir).into()),
+        }
+    }
+}
+
+async fn pkg_cache(
+    State(cache): State<PkgCache>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let immutable = cache
+        .prefix
+        .as_deref()
+        .is_some_and(|p| req.uri().path().starts_with(p));
+    let mut res = next.run(req).await;
+    if immutable && res.status() == StatusCode::OK {
+        res.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    res
 }
 
 /// Where the OpenAPI description of the JSON API is served.
@@ -129,7 +172,8 @@ async fn healthz(State(auth): State<Auth>) -> (StatusCode, &'static str) {
 }
 
 /// Leptos options from cargo-leptos' environment, or the workspace defaults when the binary is
-/// started on its own (tests, `target/release/server`).
+/// started on its own (tests, `target/release/server`). Hashed bundle names are used whenever
+/// cargo-leptos left its hash file beside the binary.
 pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
     let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
     let mut options = from_cargo_leptos
@@ -144,5 +188,11 @@ pub fn leptos_options(site_addr: std::net::SocketAddr) -> LeptosOptions {
                 .build()
         });
     options.site_addr = site_addr;
+    let hash_file = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(options.hash_file.as_ref())));
+    if hash_file.is_some_and(|f| f.is_file()) {
+        options.hash_files = true;
+    }
     options
 }

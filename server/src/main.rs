@@ -8,17 +8,18 @@ use std::process::ExitCode;
 /// glibc's allocator (which was about a quarter of the server's CPU under SSR load).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")),
-        )
-        .init();
-    match run().await {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    server::telemetry::init_logs(config.log_format);
+    match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -27,8 +28,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
-    let config = Config::from_env()?;
+async fn run(config: Config) -> anyhow::Result<()> {
     let auth_config = config.auth_config()?;
     if auth_config.public_origins().is_empty() {
         tracing::warn!(
@@ -40,6 +40,10 @@ async fn run() -> anyhow::Result<()> {
     let auth = Auth::connect(db.clone(), auth_config)
         .await
         .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+    if let Some(addr) = config.metrics_addr {
+        let bound = server::telemetry::serve_metrics(addr).await?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let app = server::router(auth, db, server::leptos_options(config.site_addr));
     let listener = tokio::net::TcpListener::bind(config.site_addr)
         .await

@@ -44,6 +44,24 @@ fn bad_configuration_exits_non_zero_with_one_line_naming_the_variable() {
 }
 
 #[test]
+fn a_short_accepted_key_stops_start_up_without_printing_any_key() {
+    let (ok, stderr) = start_with(&[
+        ("JWT_SECRET", "the-signing-key-0123456789abcdefghij"),
+        (
+            "JWT_ACCEPTED_SECRETS",
+            "the-previous-key-0123456789abcdefgh, tooshort",
+        ),
+    ]);
+    assert!(!ok);
+    let lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("JWT_ACCEPTED_SECRETS"), "{stderr}");
+    for secret in ["the-signing-key", "the-previous-key", "tooshort"] {
+        assert!(!stderr.contains(secret), "a key was printed: {stderr}");
+    }
+}
+
+#[test]
 fn an_unreachable_database_is_a_clear_start_up_error() {
     let (ok, stderr) = start_with(&[(
         "DATABASE_URL",

@@ -47,14 +47,22 @@ pub struct Attempter<'a> {
 }
 
 impl Auth {
-    fn limit(&self, attempt: Attempt, who: Attempter<'_>, email: &Email) -> Result<(), ApiError> {
-        self.0
+    async fn limit(
+        &self,
+        attempt: Attempt,
+        who: Attempter<'_>,
+        email: &Email,
+    ) -> Result<(), Error> {
+        let checked = self
+            .0
             .limiter
-            .check(attempt, who.ip, email.as_str())
-            .map_err(|secs| {
-                tracing::info!(ip = %who.ip, ?attempt, "sign-in rate limit reached");
-                ApiError::rate_limited(secs)
-            })
+            .check(self.db(), attempt, who.ip, email.as_str())
+            .await?;
+        checked.map_err(|limited| {
+            tracing::info!(ip = %who.ip, ?attempt, bucket = limited.bucket.name(), "sign-in rate limit reached");
+            super::metrics::rate_limited(limited.bucket);
+            ApiError::rate_limited(limited.retry_after).into()
+        })
     }
 
     /// Runs a password hash in the bounded pool: 503 with `Retry-After` when it is full.
@@ -64,6 +72,7 @@ impl Auth {
     ) -> Result<R, ApiError> {
         self.0.hashing.run(job).await.map_err(|Busy| {
             tracing::warn!("password hashing saturated; refusing with 503");
+            super::metrics::unavailable("hashing_queue");
             ApiError::busy()
         })
     }
@@ -76,7 +85,18 @@ impl Auth {
         password: Password,
         who: Attempter<'_>,
     ) -> Result<Issued, Error> {
-        self.limit(Attempt::Register, who, &email)?;
+        let result = self.register_account(email, password, who).await;
+        super::metrics::registration(outcome(&result));
+        result
+    }
+
+    async fn register_account(
+        &self,
+        email: Email,
+        password: Password,
+        who: Attempter<'_>,
+    ) -> Result<Issued, Error> {
+        self.limit(Attempt::Register, who, &email).await?;
         let hash = self
             .hashing(move || hash_password(password.expose()))
             .await?
@@ -123,7 +143,18 @@ impl Auth {
         password: Password,
         who: Attempter<'_>,
     ) -> Result<Issued, Error> {
-        self.limit(Attempt::SignIn, who, &email)?;
+        let result = self.sign_in(email, password, who).await;
+        super::metrics::sign_in(outcome(&result));
+        result
+    }
+
+    async fn sign_in(
+        &self,
+        email: Email,
+        password: Password,
+        who: Attempter<'_>,
+    ) -> Result<Issued, Error> {
+        self.limit(Attempt::SignIn, who, &email).await?;
         let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
             .fetch_optional(self.db())
@@ -153,5 +184,15 @@ impl Auth {
             )
             .into()),
         }
+    }
+}
+
+/// A sign-in's or registration's outcome label: `ok`, or the contract's error code.
+fn outcome(result: &Result<Issued, Error>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(Error::Api(e)) => e.error.as_str(),
+        Err(Error::Database(e)) if super::db::is_unique_violation(e) => "conflict",
+        Err(_) => "unavailable",
     }
 }

@@ -5,6 +5,7 @@
 use super::{
     accounts::Attempter,
     client_ip::ClientIp,
+    metrics::RefreshPath,
     refresh_store::RefreshFailure,
     request::{cookie, unauthorized, CurrentUser},
     Auth, Issued,
@@ -294,7 +295,12 @@ async fn refresh(
     } else {
         Transport::Cookie
     };
-    match auth.refresh(&token).await {
+    let path = if via_body {
+        RefreshPath::Api
+    } else {
+        RefreshPath::Browser
+    };
+    match auth.refresh(&token, path).await {
         Ok(issued) => issued_response(&auth, &jar, issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
             auth.clear_cookies(&jar);

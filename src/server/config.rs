@@ -152,6 +152,8 @@ impl Default for Limits {
 #[derive(Clone)]
 pub struct AuthConfig {
     pub(crate) secret: secrecy::SecretSlice<u8>,
+    /// Secrets that verify access tokens but never sign (key rotation).
+    pub(crate) accepted_secrets: Vec<secrecy::SecretSlice<u8>>,
     pub(crate) tokens: TokenConfig,
     pub(crate) cookies: CookieConfig,
     pub(crate) api_prefix: String,
@@ -187,6 +189,7 @@ impl AuthConfig {
     pub fn builder(secret: impl AsRef<[u8]>) -> AuthConfigBuilder {
         AuthConfigBuilder(AuthConfig {
             secret: secret.as_ref().to_vec().into(),
+            accepted_secrets: Vec::new(),
             tokens: TokenConfig::default(),
             cookies: CookieConfig {
                 access: "access_token".into(),
@@ -199,7 +202,7 @@ impl AuthConfig {
             client_ip: ClientIpConfig::default(),
             limits: Limits::default(),
             body_limit: 256 * 1024,
-            liveness_ttl: Duration::from_secs(5),
+            liveness_ttl: Duration::from_secs(1),
         })
     }
 
@@ -237,6 +240,21 @@ impl AuthConfigBuilder {
     /// Replaces the signing secret (for settings gathered before the secret was loaded).
     pub fn with_secret(mut self, secret: impl AsRef<[u8]>) -> Self {
         self.0.secret = secret.as_ref().to_vec().into();
+        self
+    }
+
+    /// Secrets that still verify access tokens but never sign (`JWT_ACCEPTED_SECRETS`): the
+    /// previous key after a rotation, or the next one announced before it signs. Each must be as
+    /// long as the signing secret must be.
+    pub fn accepted_secrets<I, T>(mut self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.0.accepted_secrets = secrets
+            .into_iter()
+            .map(|s| s.as_ref().to_vec().into())
+            .collect();
         self
     }
 
@@ -358,10 +376,11 @@ impl AuthConfigBuilder {
         self
     }
 
-    /// How long a session seen live is believed without asking the database again (5 s;
-    /// zero asks on every request). Revocations through the engine take effect at once in the
-    /// process that makes them and, on PostgreSQL, in every instance (announced with `NOTIFY`);
-    /// this bounds the rest (another process on one SQLite file, a lost announcement).
+    /// How long a session seen live is believed without asking the database again (1 s, the
+    /// contract's bound on a revocation reaching every instance; zero asks on every request).
+    /// Revocations through the engine take effect at once in the process that makes them and,
+    /// on PostgreSQL, in every instance (announced with `NOTIFY`); this bounds the rest (another
+    /// process on one SQLite file, an announcement lost while the listener reconnects).
     pub fn liveness_ttl(mut self, ttl: Duration) -> Self {
         self.0.liveness_ttl = ttl;
         self
@@ -377,6 +396,16 @@ impl AuthConfigBuilder {
                 "JWT_SECRET",
                 "<hidden>",
                 "must be at least 32 characters",
+            ));
+        }
+        if c.accepted_secrets
+            .iter()
+            .any(|s| s.expose_secret().len() < 32)
+        {
+            return Err(ConfigError::new(
+                "JWT_ACCEPTED_SECRETS",
+                "<hidden>",
+                "each key must be at least 32 characters",
             ));
         }
         for (var, d) in [
@@ -478,6 +507,16 @@ mod tests {
         let e = AuthConfig::builder(b"tiny-secret").build().unwrap_err();
         assert_eq!(e.var, "JWT_SECRET");
         assert!(!e.to_string().contains("tiny-secret"));
+    }
+
+    #[test]
+    fn a_short_accepted_secret_is_refused_without_echoing_it() {
+        let e = AuthConfig::builder(SECRET)
+            .accepted_secrets([&SECRET[..], b"short-old-key"])
+            .build()
+            .unwrap_err();
+        assert_eq!(e.var, "JWT_ACCEPTED_SECRETS");
+        assert!(!e.to_string().contains("short-old-key"));
     }
 
     #[test]

@@ -37,6 +37,7 @@ impl From<Error> for ApiError {
             }
             Error::Database(db) => {
                 tracing::error!(error = %db, "database error");
+                super::metrics::unavailable("database");
                 ApiError::unavailable()
             }
             Error::Internal(message) => {

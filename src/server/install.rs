@@ -122,6 +122,10 @@ impl Auth {
             .layer(RequestBodyLimitLayer::new(self.config().body_limit))
             .layer(map_response(error_status))
             .layer(from_fn_with_state(headers, security_headers))
+            .layer(from_fn_with_state(
+                super::metrics::Kinds::new(self.config().api_prefix()),
+                super::metrics::timed,
+            ))
     }
 
     /// Wraps the app's not-found page (served behind its static files): the caller is resolved

@@ -1,8 +1,11 @@
-//! Bounded, abuse-resistant sign-in (CONTRACT §6, DESIGN §11): rate limits per client address and
-//! per (address, account), and a password-hashing pool with a short queue.
+//! Bounded, abuse-resistant sign-in (docs/limits.md): rate limits per client address and per
+//! (address, account), and a password-hashing pool with a short queue.
 //!
 //! Keying by address and (address, account), never by account alone, means nobody can lock an
 //! owner out from elsewhere: someone else's failures fill someone else's buckets.
+//!
+//! The buckets live in memory on SQLite (one instance) and in the database on PostgreSQL, so a
+//! limit holds across every instance that shares it (one atomic GCRA upsert per bucket).
 
 use super::config::{Limits, RateLimit};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -21,6 +24,158 @@ use tokio::sync::Semaphore;
 pub enum Attempt {
     SignIn,
     Register,
+}
+
+impl Attempt {
+    fn name(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::Register => "register",
+        }
+    }
+}
+
+/// Which bucket refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Address,
+    Account,
+}
+
+impl Bucket {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::Account => "account",
+        }
+    }
+}
+
+/// An attempt refused: which bucket, and the seconds until it has room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub bucket: Bucket,
+    pub retry_after: u64,
+}
+
+/// Where the buckets live.
+pub(crate) enum RateLimits {
+    /// This process only (SQLite: one instance).
+    Memory(Limiter),
+    /// The database's `rate_limits` table (PostgreSQL: every instance).
+    Shared(SharedLimiter),
+}
+
+impl RateLimits {
+    pub fn new(limits: &Limits, shared: bool) -> Self {
+        if shared {
+            Self::Shared(SharedLimiter {
+                per_address: limits.per_address,
+                per_account: limits.per_account,
+            })
+        } else {
+            Self::Memory(Limiter::new(limits))
+        }
+    }
+
+    /// Takes one attempt from the address's and then the (address, account) bucket.
+    pub async fn check(
+        &self,
+        db: &sqlx::AnyPool,
+        attempt: Attempt,
+        ip: IpAddr,
+        account: &str,
+    ) -> Result<Result<(), Limited>, sqlx::Error> {
+        match self {
+            Self::Memory(l) => Ok(l.check(attempt, ip, account)),
+            Self::Shared(l) => l.check(db, attempt, ip, account).await,
+        }
+    }
+
+    pub fn retain_recent(&self) {
+        if let Self::Memory(l) = self {
+            l.retain_recent();
+        }
+    }
+}
+
+/// Buckets in the database: a GCRA per bucket, one conditional upsert per attempt.
+pub(crate) struct SharedLimiter {
+    per_address: RateLimit,
+    per_account: RateLimit,
+}
+
+impl SharedLimiter {
+    async fn check(
+        &self,
+        db: &sqlx::AnyPool,
+        attempt: Attempt,
+        ip: IpAddr,
+        account: &str,
+    ) -> Result<Result<(), Limited>, sqlx::Error> {
+        let by_address = format!("{}/address/{ip}", attempt.name());
+        if let Some(retry_after) = take(db, &by_address, self.per_address).await? {
+            return Ok(Err(Limited {
+                bucket: Bucket::Address,
+                retry_after,
+            }));
+        }
+        let by_account = format!("{}/account/{ip}/{account}", attempt.name());
+        if let Some(retry_after) = take(db, &by_account, self.per_account).await? {
+            return Ok(Err(Limited {
+                bucket: Bucket::Account,
+                retry_after,
+            }));
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// One attempt from bucket `name`: `None` when it had room, else the seconds to wait. GCRA: each
+/// attempt moves the bucket's theoretical arrival time (`tat`) one interval `t` later, and an
+/// attempt is refused when that would put it more than the whole burst ahead of now.
+async fn take(
+    db: &sqlx::AnyPool,
+    name: &str,
+    limit: RateLimit,
+) -> Result<Option<u64>, sqlx::Error> {
+    use sqlx::Row;
+    let burst = i64::from(limit.burst.max(1));
+    let t = (limit.per.as_millis() as i64 / burst).max(1);
+    let now = super::db::now_ms();
+    let bucket = super::tokens::token_hash(name);
+    let taken = sqlx::query(
+        "INSERT INTO rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
+         ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
+         WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 RETURNING tat",
+    )
+    .bind(&bucket)
+    .bind(now)
+    .bind(t)
+    .bind(t * burst)
+    .fetch_optional(db)
+    .await?;
+    if taken.is_some() {
+        return Ok(None);
+    }
+    let tat: i64 = sqlx::query("SELECT tat FROM rate_limits WHERE bucket = $1")
+        .bind(&bucket)
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.try_get("tat"))
+        .transpose()?
+        .unwrap_or(now);
+    let wait_ms = tat.max(now) + t - now - t * burst;
+    Ok(Some((wait_ms.max(0) as u64).div_ceil(1000).max(1)))
+}
+
+/// Deletes the rows of buckets that are full again (nothing to remember).
+pub(crate) async fn sweep_shared(db: &sqlx::AnyPool, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
+        .bind(now)
+        .execute(db)
+        .await
+        .map(drop)
 }
 
 type ByAccount = DefaultKeyedRateLimiter<(IpAddr, String)>;
@@ -52,21 +207,26 @@ impl Limiter {
         }
     }
 
-    /// Takes one attempt from the address's and the (address, account) bucket, or says how many
-    /// seconds to wait.
-    pub fn check(&self, attempt: Attempt, ip: IpAddr, account: &str) -> Result<(), u64> {
+    /// Takes one attempt from the address's and the (address, account) bucket, or says which
+    /// refused and how many seconds to wait.
+    pub fn check(&self, attempt: Attempt, ip: IpAddr, account: &str) -> Result<(), Limited> {
         let (by_address, by_account) = match attempt {
             Attempt::SignIn => &self.sign_in,
             Attempt::Register => &self.register,
         };
-        let wait = |not_until: governor::NotUntil<_>| {
-            let now = governor::clock::DefaultClock::default().now();
-            not_until.wait_time_from(now).as_secs().max(1)
+        let wait = |bucket: Bucket| {
+            move |not_until: governor::NotUntil<_>| {
+                let now = governor::clock::DefaultClock::default().now();
+                Limited {
+                    bucket,
+                    retry_after: not_until.wait_time_from(now).as_secs().max(1),
+                }
+            }
         };
-        by_address.check_key(&ip).map_err(wait)?;
+        by_address.check_key(&ip).map_err(wait(Bucket::Address))?;
         by_account
             .check_key(&(ip, account.to_owned()))
-            .map_err(wait)
+            .map_err(wait(Bucket::Account))
     }
 
     pub fn retain_recent(&self) {
@@ -88,6 +248,8 @@ pub struct Busy;
 pub(crate) struct HashPool {
     workers: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
+    /// Workers plus queue: the admitted jobs at most.
+    capacity: usize,
     running: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
 }
@@ -98,6 +260,7 @@ impl HashPool {
         Self {
             workers: Arc::new(Semaphore::new(workers)),
             admitted: Arc::new(Semaphore::new(workers + limits.hash_queue)),
+            capacity: workers + limits.hash_queue,
             running: Arc::default(),
             peak: Arc::default(),
         }
@@ -112,6 +275,8 @@ impl HashPool {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Busy)?;
+        let depth = || self.capacity - self.admitted.available_permits();
+        super::metrics::hashing_queue_depth(depth());
         let worker = self
             .workers
             .clone()
@@ -119,7 +284,7 @@ impl HashPool {
             .await
             .map_err(|_| Busy)?;
         let (running, peak) = (self.running.clone(), self.peak.clone());
-        tokio::task::spawn_blocking(move || {
+        let out = tokio::task::spawn_blocking(move || {
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             peak.fetch_max(now, Ordering::SeqCst);
             let out = job();
@@ -128,7 +293,9 @@ impl HashPool {
             out
         })
         .await
-        .map_err(|_| Busy)
+        .map_err(|_| Busy);
+        super::metrics::hashing_queue_depth(depth());
+        out
     }
 
     pub fn peak(&self) -> usize {
@@ -164,7 +331,12 @@ mod tests {
         for _ in 0..3 {
             assert!(l.check(Attempt::SignIn, attacker, "ada").is_ok());
         }
-        assert!(l.check(Attempt::SignIn, attacker, "ada").unwrap_err() >= 1);
+        assert!(
+            l.check(Attempt::SignIn, attacker, "ada")
+                .unwrap_err()
+                .retry_after
+                >= 1
+        );
         assert!(l.check(Attempt::SignIn, owner, "ada").is_ok());
         assert!(
             l.check(Attempt::Register, attacker, "ada").is_ok(),

@@ -90,6 +90,7 @@ impl LiveSessions {
                 checked: Instant::now(),
             },
         );
+        super::metrics::live_sessions_remembered(map.len());
     }
 
     pub fn forget(&self, sid: &str) {
@@ -121,10 +122,9 @@ impl LiveSessions {
 
     pub fn prune(&self) {
         let ttl = self.ttl;
-        self.map
-            .write()
-            .expect("live sessions poisoned")
-            .retain(|_, e| e.checked.elapsed() < ttl);
+        let mut map = self.map.write().expect("live sessions poisoned");
+        map.retain(|_, e| e.checked.elapsed() < ttl);
+        super::metrics::live_sessions_remembered(map.len());
     }
 }
 

@@ -10,6 +10,7 @@
 
 use super::{
     install::PagePolicy,
+    metrics::RefreshPath,
     refresh_store::RefreshFailure,
     request::{cookie, RequestSession},
     Auth, Issued, Principal,
@@ -64,7 +65,7 @@ pub(crate) async fn session_layer(
     if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
         if let Some(token) = cookie(req.headers(), auth.refresh_cookie()).filter(|t| !t.is_empty())
         {
-            session = match auth.refresh(&token).await {
+            session = match auth.refresh(&token, RefreshPath::Ssr).await {
                 Ok(issued) => {
                     auth.set_cookies(&cookies, &issued);
                     rewrite_cookies(&auth, req.headers_mut(), Some(&issued));
@@ -126,8 +127,8 @@ fn unavailable_page(target: &str) -> Response {
         .collect();
     let body = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>Temporarily unavailable</title><link rel=\"stylesheet\" href=\"/pkg/app.css\"></head>\
-         <body><main class=\"container\"><div class=\"notice error\" role=\"alert\" data-testid=\"error\" \
+         <title>Temporarily unavailable</title></head>\
+         <body><main><div role=\"alert\" data-testid=\"error\" \
          data-code=\"unavailable\"><span>The service is temporarily unavailable; you are still signed in.</span> \
          <a href=\"{href}\" data-testid=\"retry\">Try again</a></div></main></body></html>"
     );

@@ -4,7 +4,12 @@
 //! once per token (`… SET spent_at = now WHERE hash = ? AND spent_at IS NULL …`). Whoever loses
 //! that race, in this process or another, sees the token as spent and takes the grace path.
 
-use super::{db::now_ms, flight, secs, tokens, Auth, Issued, Principal};
+use super::{
+    db::now_ms,
+    flight, metrics,
+    metrics::{RefreshOutcome, RefreshPath},
+    secs, tokens, Auth, Issued, Principal,
+};
 use crate::types::{SessionInfo, User};
 use sqlx::Row;
 
@@ -21,6 +26,7 @@ pub enum RefreshFailure {
 impl From<sqlx::Error> for RefreshFailure {
     fn from(e: sqlx::Error) -> Self {
         tracing::error!(error = %e, "refresh failed on the database");
+        metrics::unavailable("database");
         Self::Unavailable
     }
 }
@@ -80,8 +86,29 @@ impl Auth {
 
     /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
     /// the same successor for a replay inside the grace window, the successor once more for a
-    /// late replay whose answer was lost, family revocation for anything else.
-    pub async fn refresh(&self, token: &str) -> Result<Issued, RefreshFailure> {
+    /// late replay whose answer was lost, family revocation for anything else. `path` says
+    /// where the refresh was asked for (it is counted, nothing else).
+    pub async fn refresh(&self, token: &str, path: RefreshPath) -> Result<Issued, RefreshFailure> {
+        let mut noted = None;
+        let result = self.refresh_noted(token, &mut noted).await;
+        let outcome = match (&result, noted) {
+            (Ok(_), Some(o)) | (Err(_), Some(o @ RefreshOutcome::ReuseRevoked)) => o,
+            (Ok(_), None) => RefreshOutcome::Joined,
+            (Err(RefreshFailure::Invalid), _) => RefreshOutcome::Invalid,
+            (Err(RefreshFailure::Unavailable), _) => RefreshOutcome::Unavailable,
+        };
+        metrics::refresh_outcome(outcome);
+        metrics::refresh_path(path, result.is_ok());
+        result
+    }
+
+    /// [`refresh`](Self::refresh); `noted` says what this caller's own rotation did (left
+    /// `None` when it joined another's).
+    async fn refresh_noted(
+        &self,
+        token: &str,
+        noted: &mut Option<RefreshOutcome>,
+    ) -> Result<Issued, RefreshFailure> {
         if token.is_empty() || token.len() > 128 {
             return Err(RefreshFailure::Invalid);
         }
@@ -92,27 +119,48 @@ impl Auth {
             None => return Err(RefreshFailure::Invalid),
             Some(spent) => spent,
         };
+        let key = hash.as_str();
+        let slot = &mut *noted;
         let (result, source) = self
             .0
             .flights
-            .run(&hash, || async {
+            .run(key, move || async move {
                 if spent {
-                    self.replayed(token, &hash, now_ms()).await
+                    self.replayed(token, key, now_ms(), slot).await
                 } else {
-                    self.rotate(token, &hash).await
+                    let started = std::time::Instant::now();
+                    let rotated = self.rotate(token, key, slot).await;
+                    if rotated.is_ok() {
+                        metrics::rotation_duration(started.elapsed());
+                    }
+                    rotated
                 }
             })
             .await;
-        match result {
+        match (result, source) {
+            (Ok(issued), flight::Source::Live) => Ok(issued),
             // A kept result must not outlive its session (logout, revocation since).
-            Ok(issued) if source == flight::Source::Kept => {
-                if self.session_live(&issued.session_id).await? {
+            (Ok(issued), flight::Source::Kept) => {
+                if self.session_live(&issued.session_id, None).await? {
                     Ok(issued)
                 } else {
                     Err(RefreshFailure::Invalid)
                 }
             }
-            other => other,
+            // Past grace, a straggler belongs to the burst only while the successor is unused;
+            // otherwise it is a replay like any other, judged by the reuse rules.
+            (Ok(issued), flight::Source::Coalesced) => {
+                let successor = tokens::token_hash(&issued.refresh_token);
+                if self
+                    .session_live(&issued.session_id, Some(&successor))
+                    .await?
+                {
+                    Ok(issued)
+                } else {
+                    self.replayed(token, key, now_ms(), noted).await
+                }
+            }
+            (failed, _) => failed,
         }
     }
 
@@ -126,18 +174,37 @@ impl Auth {
             .transpose()
     }
 
-    async fn session_live(&self, sid: &str) -> Result<bool, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT 1 AS live FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(sid)
-        .bind(now_ms())
-        .fetch_optional(self.db())
-        .await?;
+    /// Whether session `sid` is live (and, with `unspent`, whether that token of it is unspent).
+    async fn session_live(&self, sid: &str, unspent: Option<&str>) -> Result<bool, sqlx::Error> {
+        let now = now_ms();
+        let row = match unspent {
+            None => sqlx::query(
+                "SELECT 1 AS live FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+            )
+            .bind(sid)
+            .bind(now)
+            .fetch_optional(self.db())
+            .await?,
+            Some(hash) => sqlx::query(
+                "SELECT 1 AS live FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id \
+                 WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
+                 AND t.hash = $3 AND t.spent_at IS NULL",
+            )
+            .bind(sid)
+            .bind(now)
+            .bind(hash)
+            .fetch_optional(self.db())
+            .await?,
+        };
         Ok(row.is_some())
     }
 
-    async fn rotate(&self, token: &str, hash: &str) -> Result<Issued, RefreshFailure> {
+    async fn rotate(
+        &self,
+        token: &str,
+        hash: &str,
+        noted: &mut Option<RefreshOutcome>,
+    ) -> Result<Issued, RefreshFailure> {
         let turn = self.write_turn().await;
         let now = now_ms();
         let mut tx = self.db().begin().await?;
@@ -152,7 +219,7 @@ impl Auth {
         let Some(row) = spent else {
             tx.rollback().await?;
             drop(turn);
-            return self.replayed(token, hash, now).await;
+            return self.replayed(token, hash, now, noted).await;
         };
         let sid: String = row.try_get("session_id")?;
         let expires = now + self.refresh_ttl_ms();
@@ -188,6 +255,7 @@ impl Auth {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        *noted = Some(RefreshOutcome::Rotated);
         Ok(self.pair(user, sid, child))
     }
 
@@ -195,7 +263,13 @@ impl Auth {
     /// spent token gets the newest token of its family. After it, a token whose successor was
     /// never used gets that successor once (its answer was lost on the way); anything else
     /// revokes the family (CONTRACT §5).
-    async fn replayed(&self, token: &str, hash: &str, now: i64) -> Result<Issued, RefreshFailure> {
+    async fn replayed(
+        &self,
+        token: &str,
+        hash: &str,
+        now: i64,
+        noted: &mut Option<RefreshOutcome>,
+    ) -> Result<Issued, RefreshFailure> {
         let row = sqlx::query(
             "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1",
@@ -217,7 +291,11 @@ impl Auth {
         }
         let grace = self.token_config().reuse_grace.as_millis() as i64;
         if now - spent_at <= grace {
-            return self.newest_of_chain(token, &sid, now).await;
+            let newest = self.newest_of_chain(token, &sid, now).await;
+            if newest.is_ok() {
+                *noted = Some(RefreshOutcome::Grace);
+            }
+            return newest;
         }
         if let Some(issued) = self.lost_answer(token, hash, &sid, now).await? {
             tracing::info!(
@@ -225,9 +303,11 @@ impl Auth {
                 session_id = %sid,
                 "a refresh answer was lost; its successor was handed out again, once"
             );
+            *noted = Some(RefreshOutcome::LostAnswer);
             return Ok(issued);
         }
         self.revoke_family(&sid, now).await?;
+        *noted = Some(RefreshOutcome::ReuseRevoked);
         tracing::warn!(
             security_event = "refresh_token_reuse",
             user_id = %user_id,
@@ -246,22 +326,41 @@ impl Auth {
     ) -> Result<Issued, RefreshFailure> {
         let mut current = token.to_owned();
         for _ in 0..MAX_CHAIN {
-            current = self.keys().successor(&current);
-            let next = sqlx::query(
-                "SELECT spent_at, expires_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2",
-            )
-            .bind(tokens::token_hash(&current))
-            .bind(sid)
-            .fetch_optional(self.db())
-            .await?;
-            let Some(next) = next else { break };
-            let spent: Option<i64> = next.try_get("spent_at")?;
-            let expires: i64 = next.try_get("expires_at")?;
+            let Some((next, spent, expires)) = self.stored_successor(&current, sid).await? else {
+                break;
+            };
+            current = next;
             if spent.is_none() && expires > now {
                 return self.pair_for_live(sid, current, now).await;
             }
         }
         Err(RefreshFailure::Invalid)
+    }
+
+    /// The stored successor of `parent` in session `sid`, with its `spent_at` and `expires_at`,
+    /// under whichever accepted key rotated it (the signing key is tried first).
+    async fn stored_successor(
+        &self,
+        parent: &str,
+        sid: &str,
+    ) -> Result<Option<(String, Option<i64>, i64)>, sqlx::Error> {
+        for child in self.keys().successors(parent) {
+            let row = sqlx::query(
+                "SELECT spent_at, expires_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2",
+            )
+            .bind(tokens::token_hash(&child))
+            .bind(sid)
+            .fetch_optional(self.db())
+            .await?;
+            if let Some(row) = row {
+                return Ok(Some((
+                    child,
+                    row.try_get("spent_at")?,
+                    row.try_get("expires_at")?,
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// After the grace window: the successor, if it was never used and this parent was never
@@ -274,7 +373,9 @@ impl Auth {
         sid: &str,
         now: i64,
     ) -> Result<Option<Issued>, RefreshFailure> {
-        let child = self.keys().successor(token);
+        let Some((child, _, _)) = self.stored_successor(token, sid).await? else {
+            return Ok(None);
+        };
         let _turn = self.write_turn().await;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET replayed_at = $1 \
@@ -376,8 +477,11 @@ impl Auth {
                 .bind(&payload)
                 .execute(self.db())
                 .await;
-            if let Err(e) = told {
-                tracing::warn!(error = %e, "could not announce a revocation to other instances");
+            match told {
+                Ok(_) => metrics::revocation_announcement("sent"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not announce a revocation to other instances")
+                }
             }
         }
     }
@@ -508,6 +612,9 @@ impl Auth {
             .bind(now - day)
             .execute(self.db())
             .await?;
+        if matches!(self.0.limiter, super::limits::RateLimits::Shared(_)) {
+            super::limits::sweep_shared(self.db(), now).await?;
+        }
         self.sweep_idempotency(now).await
     }
 

@@ -122,6 +122,7 @@ impl Auth {
             },
             Err(e) => {
                 tracing::error!(error = %e, "session check failed on the database");
+                super::metrics::unavailable("database");
                 RequestSession::Unavailable
             }
         }

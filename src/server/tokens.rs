@@ -28,18 +28,53 @@ pub struct Claims {
     pub aud: String,
 }
 
-/// Signing and verification keys, derived from one secret.
-pub struct Keys {
-    encoding: EncodingKey,
+/// One key that verifies: its id, its JWT key and the refresh-successor key derived from it.
+struct Key {
+    kid: String,
     decoding: DecodingKey,
     successor: Vec<u8>,
+}
+
+impl Key {
+    fn new(secret: &[u8]) -> Self {
+        Self {
+            kid: key_id(secret),
+            decoding: DecodingKey::from_secret(secret),
+            successor: derive(secret, b"sessionflow refresh successor v1"),
+        }
+    }
+}
+
+/// Signing and verification keys: one secret signs (`JWT_SECRET`), it and the accepted ones
+/// verify, each chosen by the token's `kid` header (docs/tokens.md, "Key rotation").
+pub struct Keys {
+    encoding: EncodingKey,
+    /// The signing key first, then the accepted ones.
+    keys: Vec<Key>,
     validation: Validation,
     issuer: String,
     audience: String,
 }
 
+/// `HMAC-SHA256(secret, label)`.
+fn derive(secret: &[u8], label: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(label);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// A key's public name: 8 bytes of a keyed hash, hex. Says which key, reveals nothing of it.
+pub fn key_id(secret: &[u8]) -> String {
+    hex::encode(&derive(secret, b"sessionflow key id v1")[..8])
+}
+
 impl Keys {
-    pub fn new(secret: &[u8], cfg: &TokenConfig) -> Self {
+    /// Keys from the signing secret and the secrets that still verify (`accepted`).
+    pub fn new<'a>(
+        secret: &[u8],
+        accepted: impl IntoIterator<Item = &'a [u8]>,
+        cfg: &TokenConfig,
+    ) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.algorithms = vec![Algorithm::HS256];
         validation.set_issuer(&[cfg.issuer.as_str()]);
@@ -47,16 +82,25 @@ impl Keys {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = cfg.leeway.as_secs();
         validation.validate_exp = true;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-        mac.update(b"sessionflow refresh successor v1");
+        let mut keys = vec![Key::new(secret)];
+        for other in accepted {
+            let key = Key::new(other);
+            if keys.iter().all(|k| k.kid != key.kid) {
+                keys.push(key);
+            }
+        }
         Self {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            successor: mac.finalize().into_bytes().to_vec(),
+            keys,
             validation,
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
         }
+    }
+
+    /// The signing key's id (the `kid` of every token issued here).
+    pub fn kid(&self) -> &str {
+        &self.keys[0].kid
     }
 
     /// Signs an access token for `user_id` in session `sid`, valid for `ttl_secs`.
@@ -71,18 +115,30 @@ impl Keys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let header = Header {
+            kid: Some(self.kid().to_owned()),
+            ..Header::new(Algorithm::HS256)
+        };
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .expect("HS256 signing cannot fail");
         (token, claims)
     }
 
-    /// Verifies signature, algorithm, `iss`, `aud` and `exp` (with leeway).
-    /// `token_expired` only for a genuine token past its expiry; anything else is `invalid_token`.
+    /// Verifies signature (with the key its `kid` names), algorithm, `iss`, `aud` and `exp`
+    /// (with leeway). `token_expired` only for a genuine token past its expiry; anything else,
+    /// a token of a key no longer accepted included, is `invalid_token`.
     pub fn verify(&self, token: &str) -> Result<Claims, ErrorCode> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(ErrorCode::InvalidToken);
         }
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        let header = jsonwebtoken::decode_header(token).map_err(|_| ErrorCode::InvalidToken)?;
+        let key = match header.kid.as_deref() {
+            Some(kid) => self.keys.iter().find(|k| k.kid == kid),
+            // Issued before tokens carried a `kid`: only the signing key is tried.
+            None => self.keys.first(),
+        }
+        .ok_or(ErrorCode::InvalidToken)?;
+        jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation)
             .map(|d| d.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => ErrorCode::TokenExpired,
@@ -90,12 +146,24 @@ impl Keys {
             })
     }
 
-    /// The deterministic successor of a refresh token.
+    /// The deterministic successor of a refresh token, under the signing key.
     pub fn successor(&self, parent: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.successor).expect("any key length");
-        mac.update(parent.as_bytes());
-        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        successor_with(&self.keys[0].successor, parent)
     }
+
+    /// The successor under each key that verifies, the signing key's first: a token rotated
+    /// before a key change is found under the key that was signing then.
+    pub fn successors<'a>(&'a self, parent: &'a str) -> impl Iterator<Item = String> + 'a {
+        self.keys
+            .iter()
+            .map(move |k| successor_with(&k.successor, parent))
+    }
+}
+
+fn successor_with(key: &[u8], parent: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(parent.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
 /// A fresh random refresh token (the first of a session).
@@ -115,7 +183,7 @@ mod tests {
     use super::*;
 
     fn keys() -> Keys {
-        Keys::new(&[7u8; 32], &TokenConfig::default())
+        Keys::new(&[7u8; 32], [], &TokenConfig::default())
     }
 
     #[test]
@@ -142,7 +210,7 @@ mod tests {
     #[test]
     fn foreign_tampered_and_garbage_tokens_are_invalid() {
         let k = keys();
-        let other = Keys::new(&[8u8; 32], &TokenConfig::default());
+        let other = Keys::new(&[8u8; 32], [], &TokenConfig::default());
         let (t, _) = other.issue("u", "s", 60);
         assert_eq!(k.verify(&t).unwrap_err(), ErrorCode::InvalidToken);
         let (mut t, _) = k.issue("u", "s", 60);
@@ -170,11 +238,56 @@ mod tests {
     #[test]
     fn successors_are_deterministic_and_keyed() {
         let k = keys();
-        let other = Keys::new(&[8u8; 32], &TokenConfig::default());
+        let other = Keys::new(&[8u8; 32], [], &TokenConfig::default());
         let parent = random_refresh_token();
         assert_eq!(k.successor(&parent), k.successor(&parent));
         assert_ne!(k.successor(&parent), other.successor(&parent));
         assert_ne!(k.successor(&parent), parent);
+    }
+
+    #[test]
+    fn tokens_name_their_key_and_verify_wherever_that_key_is_accepted() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let cfg = TokenConfig::default();
+        let before = Keys::new(&old, [], &cfg);
+        let announced = Keys::new(&old, [&new[..]], &cfg);
+        let switched = Keys::new(&new, [&old[..]], &cfg);
+        let after = Keys::new(&new, [], &cfg);
+        let (t_old, _) = before.issue("u", "s", 60);
+        let (t_new, _) = switched.issue("u", "s", 60);
+        let kid = jsonwebtoken::decode_header(&t_new).unwrap().kid.unwrap();
+        assert_eq!(kid, key_id(&new));
+        assert!(
+            !kid.contains(&hex::encode(new)),
+            "a fingerprint, not the key"
+        );
+        for keys in [&announced, &switched] {
+            assert!(keys.verify(&t_old).is_ok() && keys.verify(&t_new).is_ok());
+        }
+        assert!(before.verify(&t_new).is_err() && after.verify(&t_old).is_err());
+        assert_eq!(after.verify(&t_old).unwrap_err(), ErrorCode::InvalidToken);
+    }
+
+    #[test]
+    fn an_expired_token_of_an_accepted_key_is_token_expired() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let cfg = TokenConfig::default();
+        let (t, _) = Keys::new(&old, [], &cfg).issue("u", "s", -60);
+        assert_eq!(
+            Keys::new(&new, [&old[..]], &cfg).verify(&t).unwrap_err(),
+            ErrorCode::TokenExpired
+        );
+    }
+
+    #[test]
+    fn successors_under_an_accepted_key_are_still_found() {
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let cfg = TokenConfig::default();
+        let parent = random_refresh_token();
+        let under_old = Keys::new(&old, [], &cfg).successor(&parent);
+        let switched = Keys::new(&new, [&old[..]], &cfg);
+        let all: Vec<String> = switched.successors(&parent).collect();
+        assert_eq!(all, [switched.successor(&parent), under_old]);
     }
 
     proptest::proptest! {

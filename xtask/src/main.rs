@@ -25,13 +25,27 @@ fn main() -> ExitCode {
         Some("serve") => setup(true).and_then(|()| {
             run(
                 "cargo",
-                &["leptos", "serve", "--release", "--project", "app"],
+                &[
+                    "leptos",
+                    "serve",
+                    "--release",
+                    "--precompress",
+                    "--project",
+                    "app",
+                ],
             )
         }),
         Some("build") => setup(true).and_then(|()| {
             run(
                 "cargo",
-                &["leptos", "build", "--release", "--project", "app"],
+                &[
+                    "leptos",
+                    "build",
+                    "--release",
+                    "--precompress",
+                    "--project",
+                    "app",
+                ],
             )
         }),
         Some("test") => test(),
@@ -342,7 +356,7 @@ fn bench(micro: bool) -> Result {
     }
     setup(true)?;
     step("release builds: the site (server + wasm) and the token seeder");
-    run("cargo", &["leptos", "build", "--release"])?;
+    run("cargo", &["leptos", "build", "--release", "--precompress"])?;
     run(
         "cargo",
         &[
@@ -401,9 +415,26 @@ fn bench_meta() -> bench_report::Meta {
     bench_report::Meta {
         commit,
         machine: format!("{cores} × {cpu}"),
-        wasm: size("target/site/pkg/app.wasm"),
-        js: size("target/site/pkg/app.js"),
+        wasm: size(&bundle_file("wasm")),
+        js: size(&bundle_file("js")),
     }
+}
+
+/// The bundle's file with this extension (`app.<hash>.wasm` since names are content-hashed).
+fn bundle_file(ext: &str) -> String {
+    std::fs::read_dir("target/site/pkg")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.extension().is_some_and(|x| x == ext)
+                && p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("app."))
+        })
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("target/site/pkg/app.{ext}"))
 }
 
 /// `--seconds N` from the arguments.
