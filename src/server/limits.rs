@@ -61,7 +61,7 @@ pub struct Limited {
 /// Where the buckets live.
 pub(crate) enum RateLimits {
     /// This process only (SQLite: one instance).
-    Memory(Limiter),
+    Memory(Box<Limiter>),
     /// The database's `rate_limits` table (PostgreSQL: every instance).
     Shared(SharedLimiter),
 }
@@ -74,7 +74,7 @@ impl RateLimits {
                 per_account: limits.per_account,
             })
         } else {
-            Self::Memory(Limiter::new(limits))
+            Self::Memory(Box::new(Limiter::new(limits)))
         }
     }
 
