@@ -2,7 +2,7 @@
 //! `client = sessionflow::AuthClient` is sent from here.
 //!
 //! Modelled on Nuxoblivius' `SetRequestFailure(async (info, retry) => …)` and
-//! `tryAbortAllRequest(code)` (CONTRACT §8):
+//! `tryAbortAllRequest(code)` (docs/browser.md):
 //!
 //! - [`set_request_failure`] installs the one global hook. It sees every failure of every call —
 //!   status and contract error code, response headers (`Retry-After`), network errors, timeouts,
@@ -13,7 +13,7 @@
 //! - [`abort_all_requests`] aborts every in-flight call with a code the hook will see.
 //! - [`refresh_session`] refreshes through the configured endpoint, one refresh at a time per tab
 //!   and, through a BroadcastChannel, one between the tabs of a browser.
-//! - [`default_policy`] is the policy of CONTRACT §8, [`install_default_hook`] installs it.
+//! - [`default_policy`] is the default policy (docs/browser.md), [`install_default_hook`] installs it.
 //!
 //! Every request and the refresh have a timeout ([`LayerConfig`]), so nothing waits forever.
 //! Mutations (every non-GET call) carry an `Idempotency-Key` generated once per logical call and
@@ -171,7 +171,7 @@ pub(crate) fn hook() -> Option<Hook> {
     HOOK.with(|h| h.borrow().clone())
 }
 
-/// The policy of CONTRACT §8: on 401 `token_expired`, `missing_token`, `invalid_token` or an
+/// The default policy (docs/browser.md, "Default policy"): on 401 `token_expired`, `missing_token`, `invalid_token` or an
 /// abort with code 401, abort every other in-flight call with 401, refresh once (sharing a
 /// refresh in flight, here or in another tab), and retry. A rejected refresh ends the session in
 /// every tab (each goes to the sign-in page); one that cannot reach the server keeps it and fails

@@ -16,7 +16,7 @@ use std::future::Future;
 /// The app's server-function client: retries through the global on-failure hook in the browser.
 pub struct AuthClient;
 
-/// The per-call opt-out (CONTRACT §8): the same layer — timeouts, the idempotency key — but the
+/// The per-call opt-out (docs/browser.md, "Hook"): the same layer — timeouts, the idempotency key — but the
 /// hook is never asked and nothing is retried. For the sign-in call itself and for polling:
 /// `#[server(client = sessionflow::DirectClient)]`.
 pub struct DirectClient;

@@ -11,7 +11,7 @@ use server_fn::{
 };
 use std::fmt;
 
-/// The error codes of CONTRACT §6, one variant each.
+/// The contract's error codes, one variant each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]

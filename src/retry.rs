@@ -16,7 +16,7 @@ pub const MAX_ATTEMPTS: u32 = 4;
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
 
 /// What the global on-failure hook is told about a failed server-function call: every failure,
-/// whatever its kind (CONTRACT §8).
+/// whatever its kind (docs/browser.md).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FailureInfo {
     /// HTTP status, when a response arrived.
@@ -140,7 +140,7 @@ pub enum Outcome<T, E> {
 
 /// Sends, and on every failure asks the hook what to do. A cause is retried at most once: when
 /// the hook answers "retry" for a cause already retried, the caller gets the failure (the retry
-/// budget of DESIGN browser §2). `send` gets the attempt number and the causes already retried;
+/// budget of docs/browser.md, "Retry budget"). `send` gets the attempt number and the causes already retried;
 /// `sleep` is the clock (a fake one in tests).
 pub async fn with_recovery<T, E, S, SF, H, HF, Z, ZF>(
     mut send: S,
@@ -233,7 +233,7 @@ impl<T: Clone + 'static> SingleFlight<T> {
     }
 }
 
-/// Which tab refreshes when several need to at once (no locks: DESIGN browser §5). Each tab
+/// Which tab refreshes when several need to at once (no locks: docs/browser.md, "One refresh"). Each tab
 /// that needs a refresh announces a claim and listens for a short window; the smallest claim
 /// heard wins and refreshes, the others wait for its announced outcome. A tab that hears a
 /// refresh already running elsewhere joins that one instead of claiming.

@@ -38,6 +38,34 @@ pub use metrics::{RefreshPath, RequestKind};
 pub use refresh_store::RefreshFailure;
 pub use request::RequestSession;
 
+/// Serves `app` on `listener` the way the engine needs: with each connection's peer address (the
+/// rate limits count per client address; without it every client would share one bucket) and a
+/// graceful stop on SIGTERM or Ctrl-C.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut s) = signal(SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
 /// Axum extractors for the app's own handlers.
 pub mod extract {
     pub use super::client_ip::ClientIp;

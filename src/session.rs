@@ -1,4 +1,4 @@
-//! The session as reactive state for components (CONTRACT §8): who is signed in and what the
+//! The session as reactive state for components (docs/browser.md, "Session state"): who is signed in and what the
 //! request layer is going through, without a token in sight.
 //!
 //! ```

@@ -1,7 +1,7 @@
 import { test, expect, type BrowserContext, type Page } from '@playwright/test';
 import { countRequests, refreshToken, signOutEverywhere, signUp, waitForAccessExpiry, waitForHydration } from './helpers';
 
-// CONTRACT §8: one refresh between tabs, timeouts, the session ending everywhere, a revoked
+// docs/browser.md: one refresh between tabs, timeouts, the session ending everywhere, a revoked
 // device, browsers without crypto.randomUUID, an app policy for 503, and session state.
 
 const REFRESH = '/api/auth/refresh';

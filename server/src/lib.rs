@@ -150,7 +150,7 @@ fn api_routes(auth: &Auth) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "sessionflow notes", description = "The JSON API of CONTRACT §6."),
+    info(title = "sessionflow notes", description = "The JSON API: sign-in, sessions and notes."),
     tags((name = "notes", description = "Private notes"), (name = "health"))
 )]
 struct ApiDoc;

@@ -1,4 +1,4 @@
-//! CONTRACT §5 and §6 from the outside: the real router on port 0, a fresh database per test.
+//! The JSON API and the token rules from the outside: the real router on port 0, a fresh database per test.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! CONTRACT §6 "a database that is down, locked or slow", and a graceful stop: 503 `unavailable`
+//! A database that is down, locked or slow, and a graceful stop: 503 `unavailable`
 //! (never 401, never cleared cookies), `/healthz` 503 meanwhile, and recovery without anyone
 //! signed out. These tests stop databases and processes, so they run one at a time.
 

@@ -1,4 +1,4 @@
-//! CONTRACT §5 (the amended reuse rule) and §6 "Abuse and failure", from the outside: what a
+//! The reuse rules (docs/protocol.md) and abuse and failure (docs/threats.md), from the outside: what a
 //! hostile, an unlucky or a failing client can do, and that no session ends that shouldn't, or
 //! lives on that shouldn't.
 
@@ -408,7 +408,7 @@ async fn a_revocation_on_one_instance_reaches_the_others() {
             401,
             "at once where it was made"
         );
-        // CONTRACT: honoured by every other instance within 1 second.
+        // Honoured by every other instance within 1 second (docs/operations.md).
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
         while one.me(&access).await.status() != 401 {
             assert!(

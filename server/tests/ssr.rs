@@ -1,4 +1,4 @@
-//! CONTRACT §7: protected pages render signed in on the first byte, refreshing during SSR once per
+//! Protected pages render signed in on the first byte, refreshing during SSR once per
 //! request, with the rotated cookies on the response.
 
 mod support;
@@ -328,5 +328,39 @@ async fn many_concurrent_page_renders_all_complete() {
                 .unwrap();
             assert!(html.contains("ada@example.com"), "{path}");
         }
+    }
+}
+
+/// Key rotation, step 3 done too early: the old key is accepted nowhere, yet nobody is signed out.
+#[tokio::test]
+async fn a_page_load_with_a_token_of_a_dropped_key_is_refreshed_during_ssr() {
+    let _serial = one_renderer_at_a_time().await;
+    for b in backends() {
+        let old = TestApp::spawn(&b).await;
+        let (a_old, r0, _) = old.register_body("ada@example.com").await;
+        // Step 3, too early: the old key is no longer accepted anywhere.
+        let dropped = old
+            .sibling(|c| c.with_secret(b"the-next-signing-key-0123456789abcdef"))
+            .await;
+        let (status, code) = error_code(dropped.me(&a_old).await).await;
+        assert_eq!((status.as_u16(), code.as_str()), (401, "invalid_token"));
+        let page = dropped
+            .bare()
+            .get(dropped.url("/notes"))
+            .header(
+                header::COOKIE,
+                format!("access_token={a_old}; refresh_token={r0}"),
+            )
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200, "rendered, not sent to sign in");
+        let set: Vec<String> = set_cookies(&page).into_iter().map(|(n, _)| n).collect();
+        assert!(
+            set.contains(&"access_token".to_owned()) && set.contains(&"refresh_token".to_owned()),
+            "{set:?}"
+        );
+        assert!(page.text().await.unwrap().contains("ada@example.com"));
     }
 }

@@ -1,4 +1,4 @@
-//! Tabs of one browser talk over a BroadcastChannel (DESIGN browser §5: they talk, they don't
+//! Tabs of one browser talk over a BroadcastChannel (docs/browser.md, "One refresh": they talk, they don't
 //! lock). Messages are small JSON objects; a tab without BroadcastChannel works on its own.
 
 use super::{config, refresh, with_session};

@@ -1,4 +1,4 @@
-//! One refresh at a time per tab, and one between the tabs of a browser (DESIGN browser §1, §5).
+//! One refresh at a time per tab, and one between the tabs of a browser (docs/browser.md, "One refresh").
 //!
 //! A successful refresh bumps the tab's session *generation* and is announced; other tabs bump
 //! theirs on hearing it. A request remembers the generation it was sent under, so a 401 from
@@ -29,7 +29,7 @@ pub enum RefreshError {
 thread_local! {
     static GENERATION: Cell<u64> = const { Cell::new(0) };
     /// Set when a refresh was rejected (401), here or in another tab: terminal for this page
-    /// (DESIGN browser §3). Calls still in flight or waiting must not be sent or refresh again.
+    /// (docs/browser.md, "Ending"). Calls still in flight or waiting must not be sent or refresh again.
     static ENDED: Cell<bool> = const { Cell::new(false) };
     static FLIGHT: SingleFlight<Result<(), RefreshError>> = SingleFlight::default();
 }

@@ -307,7 +307,7 @@ pub fn send<E: FromServerFnError>(
 }
 
 /// Like [`send`] without the hook: timeouts and the idempotency key, nothing retried (the
-/// per-call opt-out of CONTRACT §8, used by `DirectClient`).
+/// per-call opt-out (docs/browser.md, "Hook"), used by `DirectClient`).
 pub fn send_direct<E: FromServerFnError>(
     req: BrowserRequest,
 ) -> impl Future<Output = Result<AuthResponse, E>> + Send {

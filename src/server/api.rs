@@ -1,4 +1,4 @@
-//! The JSON API of CONTRACT §6 for the auth endpoints (`/api/auth/*`, `/api/me`), described by
+//! The JSON API for the auth endpoints (`/api/auth/*`, `/api/me`), described by
 //! OpenAPI from the handlers themselves (`utoipa`): the routes and their description are built
 //! together, so the two cannot drift apart. [`ApiJson`] is for the app's own JSON handlers.
 
@@ -7,7 +7,7 @@ use super::{
     client_ip::ClientIp,
     metrics::RefreshPath,
     refresh_store::RefreshFailure,
-    request::{cookie, unauthorized, CurrentUser},
+    request::{unauthorized, CurrentUser},
     Auth, Issued,
 };
 use crate::{
@@ -80,7 +80,7 @@ pub(crate) struct RefreshBody {
     refresh_token: Option<String>,
 }
 
-/// The token response of §6.
+/// The token response of login, registration and refresh.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenResponse {
     access_token: String,
@@ -263,10 +263,7 @@ fn presented_refresh(
         .filter(|t| !t.is_empty());
     match from_body {
         Some(t) => (Some(t), true),
-        None => (
-            cookie(headers, auth.refresh_cookie()).filter(|t| !t.is_empty()),
-            false,
-        ),
+        None => (auth.refresh_cookie_in(headers), false),
     }
 }
 
@@ -286,10 +283,6 @@ async fn refresh(
     body: axum::body::Bytes,
 ) -> Response {
     let (token, via_body) = presented_refresh(&auth, &headers, body);
-    let Some(token) = token else {
-        auth.clear_cookies(&jar);
-        return unauthorized(ErrorCode::InvalidRefreshToken).into_response();
-    };
     let transport = if via_body {
         Transport::Body
     } else {
@@ -300,10 +293,15 @@ async fn refresh(
     } else {
         RefreshPath::Browser
     };
-    match auth.refresh(&token, path).await {
+    let refreshed = match token {
+        Some(token) => auth.refresh(&token, path).await,
+        None => Err(RefreshFailure::Invalid),
+    };
+    // The pair's cookies are written by `issued_response`, per transport.
+    auth.apply_refresh(&jar, &refreshed, false);
+    match refreshed {
         Ok(issued) => issued_response(&auth, &jar, issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
-            auth.clear_cookies(&jar);
             unauthorized(ErrorCode::InvalidRefreshToken).into_response()
         }
         Err(RefreshFailure::Unavailable) => ApiError::unavailable().into_response(),

@@ -42,7 +42,7 @@ impl ConfigError {
     }
 }
 
-/// Longest reuse grace and clock-skew leeway accepted (CONTRACT §5).
+/// Longest reuse grace and clock-skew leeway accepted.
 pub const MAX_GRACE: Duration = Duration::from_secs(300);
 
 /// Lifetimes and checks of the two tokens.
@@ -121,7 +121,7 @@ impl RateLimit {
     }
 }
 
-/// Bounds on the expensive and abusable work of signing in (CONTRACT §6).
+/// Bounds on the expensive and abusable work of signing in (docs/limits.md).
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub per_address: RateLimit,
@@ -214,6 +214,11 @@ impl AuthConfig {
     /// The prefix of the JSON API and of server functions (`/api/`).
     pub fn api_prefix(&self) -> &str {
         &self.api_prefix
+    }
+
+    /// Whether `path` belongs to the JSON API and server functions (not a page).
+    pub fn is_api_path(&self, path: &str) -> bool {
+        is_api_path(&self.api_prefix, path)
     }
 
     /// The sign-in page.
@@ -435,6 +440,12 @@ impl AuthConfigBuilder {
             .collect::<Result<_, _>>()?;
         Ok(c)
     }
+}
+
+/// Whether `path` lies under the API `prefix` (which ends with a slash). The one definition of
+/// "an API request" that the page layer, the security headers and the metrics share.
+pub(crate) fn is_api_path(prefix: &str, path: &str) -> bool {
+    path.starts_with(prefix)
 }
 
 /// `https://App.Example.com:443/app` → `https://app.example.com`: scheme, host and a

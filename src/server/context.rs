@@ -1,6 +1,6 @@
 //! What server functions call: the caller, sign-in, registration, sign-out and devices, for the
 //! current request. Everything comes from the request the session layer prepared (never from a
-//! global, DESIGN §8). An `Err` a server function returns is answered with its contract status
+//! global). An `Err` a server function returns is answered with its contract status
 //! (401, 409, 429…) by the layer [`Auth::install`] puts around the app.
 //!
 //! ```no_run
@@ -137,12 +137,12 @@ pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
     Ok(issued.user)
 }
 
-/// Signs the caller out (CONTRACT §6): revokes the session the refresh cookie belongs to (and the
+/// Signs the caller out (docs/protocol.md, "Sign-out"): revokes the session the refresh cookie belongs to (and the
 /// access token's, if another), whether or not the access cookie is still there, and clears both
 /// cookies.
 pub async fn sign_out() -> Result<(), ApiError> {
     let auth = auth()?;
-    let refresh = super::request::cookie(&parts()?.headers, auth.refresh_cookie());
+    let refresh = auth.refresh_cookie_in(&parts()?.headers);
     let access_sid = session()?.principal().map(|p| p.session_id.clone());
     auth.sign_out(refresh.as_deref(), access_sid.as_deref())
         .await

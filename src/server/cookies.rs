@@ -1,7 +1,8 @@
 //! The one place auth cookies are written: both `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`
 //! per configuration, `Max-Age` matching the token; names from the configuration.
 
-use super::{Auth, Issued};
+use super::{Auth, Issued, RefreshFailure};
+use axum::http::HeaderMap;
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
     Cookie, Cookies,
@@ -26,6 +27,28 @@ impl Auth {
     /// The refresh cookie's name.
     pub(crate) fn refresh_cookie(&self) -> &str {
         &self.0.config.cookies.refresh
+    }
+
+    /// The refresh token the request's cookie carries; an empty cookie is none. The one place
+    /// that decides whether a request "has a refresh cookie".
+    pub(crate) fn refresh_cookie_in(&self, headers: &HeaderMap) -> Option<String> {
+        super::request::cookie(headers, self.refresh_cookie()).filter(|t| !t.is_empty())
+    }
+
+    /// What a refresh's outcome does to the cookies: a new pair is written (when `write_pair`),
+    /// a definitive `Invalid` clears both, a transient failure leaves them alone. Every refresh
+    /// path (pages, the JSON endpoint) goes through here.
+    pub(crate) fn apply_refresh(
+        &self,
+        jar: &Cookies,
+        outcome: &Result<Issued, RefreshFailure>,
+        write_pair: bool,
+    ) {
+        match outcome {
+            Ok(issued) if write_pair => self.set_cookies(jar, issued),
+            Ok(_) | Err(RefreshFailure::Unavailable) => {}
+            Err(RefreshFailure::Invalid) => self.clear_cookies(jar),
+        }
     }
 
     /// Sets both cookies for a freshly issued pair.

@@ -1,4 +1,4 @@
-//! Cross-site request forgery guard (CONTRACT §6): a cookie-authenticated request that changes
+//! Cross-site request forgery guard (docs/threats.md): a cookie-authenticated request that changes
 //! state (POST/PUT/PATCH/DELETE) whose `Origin` is not one of the site's public origins, or that
 //! the browser marks `Sec-Fetch-Site: cross-site`, is answered 403 `csrf` before anything runs.
 //!

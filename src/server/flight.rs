@@ -1,6 +1,6 @@
-//! One rotation per refresh token per process (DESIGN §3): concurrent refreshes presenting the
-//! same token join the rotation in flight, keyed by the token's hash, whatever the grace setting
-//! (DESIGN §10). A finished result is kept for the grace window, and at least for a short
+//! One rotation per refresh token per process (docs/protocol.md, "Joining"): concurrent refreshes presenting the
+//! same token join the rotation in flight, keyed by the token's hash, whatever the grace setting.
+//! A finished result is kept for the grace window, and at least for a short
 //! coalescing window ([`COALESCE`]) whatever the grace setting: requests that one client sent
 //! together are one burst even when the server reads the last of them after the first rotation
 //! committed. The caller re-checks the session before handing out a kept result, so a session

@@ -1,4 +1,4 @@
-//! Response headers every page needs (CONTRACT §6): no framing, a Content-Security-Policy whose
+//! Response headers every page needs (docs/threats.md): no framing, a Content-Security-Policy whose
 //! scripts are the app's own (by a per-request nonce that Leptos puts on its hydration scripts),
 //! and `Cache-Control: no-store` on whatever this layer wraps.
 
@@ -46,7 +46,7 @@ pub(crate) async fn security_headers(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let page = !req.uri().path().starts_with(&policy.api_prefix);
+    let page = !super::config::is_api_path(&policy.api_prefix, req.uri().path());
     let nonce = page.then(|| {
         let mut bytes = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut bytes);

@@ -1,4 +1,4 @@
-//! `Idempotency-Key` (CONTRACT §6, draft-ietf-httpapi-idempotency-key-header) for every
+//! `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header; docs/threats.md) for every
 //! state-changing call it wraps: the first request with a key runs and its answer is stored
 //! (scoped to the user, kept at least 24 hours); the same key again answers exactly that, without
 //! running anything; the same key with another request body is refused with 422.
@@ -8,7 +8,7 @@
 //! still be applied once and its answer kept for the re-send (which waits for it if it arrives
 //! while the first still runs).
 
-use super::{request::RequestSession, Auth};
+use super::Auth;
 use crate::error::{ApiError, ErrorCode};
 use axum::{
     body::{to_bytes, Body},
@@ -20,7 +20,7 @@ use axum::{
 };
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 pub const HEADER: &str = "idempotency-key";
 /// Longest key accepted (visible ASCII only).
@@ -51,11 +51,7 @@ pub fn parse_key(raw: &[u8]) -> Result<String, ApiError> {
 
 /// The middleware (`from_fn_with_state(auth, idempotency)`); inside the session layer where
 /// there is one, so it sees the caller the rest of the request sees.
-pub(crate) async fn idempotency(
-    State(auth): State<Auth>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub(crate) async fn idempotency(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     if !matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -69,14 +65,9 @@ pub(crate) async fn idempotency(
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    let session = match req.extensions().get::<Arc<RequestSession>>() {
-        Some(s) => s.clone(),
-        None => {
-            let s = Arc::new(auth.resolve(req.headers()).await);
-            req.extensions_mut().insert(s.clone());
-            s
-        }
-    };
+    let (mut parts, body) = req.into_parts();
+    let session = auth.session_of(&mut parts.extensions, &parts.headers).await;
+    let req = Request::from_parts(parts, body);
     // Keys are scoped to a user; without one the handler answers 401 ("not executed") anyway.
     let Some(user_id) = session.principal().map(|p| p.user.id.clone()) else {
         return next.run(req).await;

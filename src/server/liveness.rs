@@ -1,5 +1,5 @@
 //! Which sessions are live, remembered for a short while so that an authenticated request needs
-//! no database query (DESIGN §8 keeps revocation immediate where it is made):
+//! no database query (docs/operations.md, "Several instances"):
 //!
 //! - every revocation through this engine forgets the session (or all of a user's) at once;
 //! - on PostgreSQL, revocations are also announced with `NOTIFY`, and every instance listening

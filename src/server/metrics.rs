@@ -161,7 +161,7 @@ impl Kinds {
     fn of(&self, path: &str, res: &axum::response::Response) -> RequestKind {
         if self.server_fns.contains(path) {
             RequestKind::ServerFn
-        } else if path.starts_with(&*self.api_prefix) || path == "/healthz" {
+        } else if super::config::is_api_path(&self.api_prefix, path) || path == "/healthz" {
             RequestKind::Api
         } else if res
             .headers()

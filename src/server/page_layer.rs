@@ -5,15 +5,12 @@
 //! flight), sets both cookies on the response, rewrites the inbound `Cookie` header, and stores the
 //! refreshed caller in the request extensions, where every server function and resource of the
 //! request finds it. Because the cookies are set here, they reach the browser whatever SSR mode
-//! the route streams with (DESIGN §1, §2). Server-function calls are resolved but never refreshed:
+//! the route streams with (docs/protocol.md, "Flow"). Server-function calls are resolved but never refreshed:
 //! they answer 401 and leave recovery to the browser layer.
 
 use super::{
-    install::PagePolicy,
-    metrics::RefreshPath,
-    refresh_store::RefreshFailure,
-    request::{cookie, RequestSession},
-    Auth, Issued, Principal,
+    install::PagePolicy, metrics::RefreshPath, refresh_store::RefreshFailure,
+    request::RequestSession, Auth, Issued, Principal,
 };
 use crate::types::safe_next;
 use axum::{
@@ -57,17 +54,17 @@ pub(crate) async fn session_layer(
         refresh,
     } = state;
     let path = req.uri().path().to_owned();
-    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
-        && !path.starts_with(auth.config().api_prefix());
+    let is_page =
+        matches!(*req.method(), Method::GET | Method::HEAD) && !auth.config().is_api_path(&path);
     let mut session = auth.resolve(req.headers()).await;
     let mut ended = false;
 
     if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
-        if let Some(token) = cookie(req.headers(), auth.refresh_cookie()).filter(|t| !t.is_empty())
-        {
-            session = match auth.refresh(&token, RefreshPath::Ssr).await {
+        if let Some(token) = auth.refresh_cookie_in(req.headers()) {
+            let refreshed = auth.refresh(&token, RefreshPath::Ssr).await;
+            auth.apply_refresh(&cookies, &refreshed, true);
+            session = match refreshed {
                 Ok(issued) => {
-                    auth.set_cookies(&cookies, &issued);
                     rewrite_cookies(&auth, req.headers_mut(), Some(&issued));
                     tracing::debug!(session_id = %issued.session_id, "refreshed during SSR");
                     RequestSession::SignedIn(Principal {
@@ -76,7 +73,6 @@ pub(crate) async fn session_layer(
                     })
                 }
                 Err(RefreshFailure::Invalid) => {
-                    auth.clear_cookies(&cookies);
                     rewrite_cookies(&auth, req.headers_mut(), None);
                     ended = true;
                     RequestSession::Anonymous { reason: None }

@@ -31,6 +31,14 @@ impl From<sqlx::Error> for RefreshFailure {
     }
 }
 
+/// Longer than any refresh token this server issues (43 characters); anything longer, or empty,
+/// is refused before it is hashed or looked up.
+const MAX_REFRESH_TOKEN: usize = 128;
+
+fn plausible(token: &str) -> bool {
+    !token.is_empty() && token.len() <= MAX_REFRESH_TOKEN
+}
+
 /// Successors followed at most when a parent is replayed inside the grace window.
 const MAX_CHAIN: usize = 16;
 
@@ -109,7 +117,7 @@ impl Auth {
         token: &str,
         noted: &mut Option<RefreshOutcome>,
     ) -> Result<Issued, RefreshFailure> {
-        if token.is_empty() || token.len() > 128 {
+        if !plausible(token) {
             return Err(RefreshFailure::Invalid);
         }
         let hash = tokens::token_hash(token);
@@ -262,7 +270,7 @@ impl Auth {
     /// The token was not spendable: unknown, expired, or already spent. Inside the grace window a
     /// spent token gets the newest token of its family. After it, a token whose successor was
     /// never used gets that successor once (its answer was lost on the way); anything else
-    /// revokes the family (CONTRACT §5).
+    /// revokes the family (docs/protocol.md, "Reuse").
     async fn replayed(
         &self,
         token: &str,
@@ -504,7 +512,7 @@ impl Auth {
         access_session: Option<&str>,
     ) -> Result<(), sqlx::Error> {
         let now = now_ms();
-        let from_refresh = match refresh.filter(|t| !t.is_empty() && t.len() <= 128) {
+        let from_refresh = match refresh.filter(|t| plausible(t)) {
             Some(t) => sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
                 .bind(tokens::token_hash(t))
                 .fetch_optional(self.db())

@@ -1,5 +1,5 @@
 //! What one request knows about its caller, resolved once and shared by everything that serves it
-//! (DESIGN §2, §8): an `Arc<RequestSession>` in the request extensions.
+//! (docs/architecture.md): an `Arc<RequestSession>` in the request extensions.
 
 use super::{Auth, Principal};
 use crate::error::{ApiError, ErrorCode};
@@ -106,7 +106,7 @@ impl Auth {
     /// Resolves the caller from the request headers: verifies the access token and checks that its
     /// session is live. Never refreshes.
     pub async fn resolve(&self, headers: &HeaderMap) -> RequestSession {
-        let has_refresh = cookie(headers, self.refresh_cookie()).is_some_and(|v| !v.is_empty());
+        let has_refresh = self.refresh_cookie_in(headers).is_some();
         let Some(token) = bearer_or_cookie(headers, self.access_cookie()) else {
             let reason = has_refresh.then_some(ErrorCode::MissingToken);
             return RequestSession::Anonymous { reason };
@@ -129,18 +129,30 @@ impl Auth {
     }
 }
 
-/// `Arc<RequestSession>` from the extensions (put there by the session layer), or resolved now.
+impl Auth {
+    /// The request's caller: the `Arc<RequestSession>` the session layer left in the extensions,
+    /// or, where it did not run, resolved now and left there for whatever reads it next.
+    pub(crate) async fn session_of(
+        &self,
+        extensions: &mut axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Arc<RequestSession> {
+        if let Some(s) = extensions.get::<Arc<RequestSession>>() {
+            return s.clone();
+        }
+        let session = Arc::new(self.resolve(headers).await);
+        extensions.insert(session.clone());
+        session
+    }
+}
+
 async fn request_session<S>(parts: &mut Parts, state: &S) -> Arc<RequestSession>
 where
     Auth: FromRef<S>,
 {
-    if let Some(s) = parts.extensions.get::<Arc<RequestSession>>() {
-        return s.clone();
-    }
-    let auth = Auth::from_ref(state);
-    let session = Arc::new(auth.resolve(&parts.headers).await);
-    parts.extensions.insert(session.clone());
-    session
+    Auth::from_ref(state)
+        .session_of(&mut parts.extensions, &parts.headers)
+        .await
 }
 
 /// Extractor: the signed-in caller, or a 401 with the contract's body and `WWW-Authenticate`.
@@ -184,15 +196,19 @@ impl IntoResponse for ApiError {
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after;
         let mut res = (status, Json(&self)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, www_authenticate());
-        }
-        if let Some(secs) = retry_after {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
+        error_headers(res.headers_mut(), status, retry_after);
         res
+    }
+}
+
+/// The headers every error answer carries: `WWW-Authenticate` on a 401, `Retry-After` when the
+/// error says when to come back. JSON handlers and server functions both get them from here.
+pub(crate) fn error_headers(headers: &mut HeaderMap, status: StatusCode, retry_after: Option<u64>) {
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, www_authenticate());
+    }
+    if let Some(secs) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
 }
 

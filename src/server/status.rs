@@ -28,16 +28,7 @@ pub(crate) async fn error_status(res: Response) -> Response {
             let mut parts = parts;
             if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
                 parts.status = StatusCode::from_u16(e.status()).unwrap_or(parts.status);
-                if parts.status == StatusCode::UNAUTHORIZED {
-                    parts
-                        .headers
-                        .insert(header::WWW_AUTHENTICATE, super::request::www_authenticate());
-                }
-                if let Some(secs) = e.retry_after {
-                    parts
-                        .headers
-                        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
-                }
+                super::request::error_headers(&mut parts.headers, parts.status, e.retry_after);
             }
             Response::from_parts(parts, Body::from(bytes))
         }

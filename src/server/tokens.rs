@@ -2,7 +2,7 @@
 //!
 //! Refresh tokens are 32 random bytes (base64url). A token's successor is not random: it is
 //! `HMAC-SHA256(successor_key, parent)`, so a parent presented again inside the reuse grace window
-//! gets the very same successor without the server ever storing a token in clear (DESIGN §5).
+//! gets the very same successor without the server ever storing a token in clear (docs/protocol.md, "Rotation").
 
 use super::config::TokenConfig;
 use crate::error::ErrorCode;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 /// Longer than any token this server issues; anything bigger is rejected before decoding.
 const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The claims of CONTRACT §5.
+/// The claims of an access token (docs/protocol.md, "Access tokens").
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
@@ -46,7 +46,7 @@ impl Key {
 }
 
 /// Signing and verification keys: one secret signs (`JWT_SECRET`), it and the accepted ones
-/// verify, each chosen by the token's `kid` header (docs/tokens.md, "Key rotation").
+/// verify, each chosen by the token's `kid` header (docs/protocol.md, "Keys").
 pub struct Keys {
     encoding: EncodingKey,
     /// The signing key first, then the accepted ones.

@@ -47,7 +47,6 @@ async fn main() -> anyhow::Result<()> {
     let app = wire(options.clone(), db, config).await?;
     let listener = tokio::net::TcpListener::bind(options.site_addr).await?;
     println!("listening on http://{}", options.site_addr);
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).await?;
+    sessionflow::server::serve(listener, app).await?;
     Ok(())
 }
