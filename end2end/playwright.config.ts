@@ -11,6 +11,9 @@ const port = process.env.E2E_PORT ?? '3100';
 const examplePort = process.env.E2E_EXAMPLE_PORT ?? '3200';
 process.env.E2E_DATA_DIR ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sessionflow-e2e-'));
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
+// The notes server's Prometheus listener: global-teardown.ts saves what it counted over the suite
+// to target/e2e-metrics.txt.
+process.env.E2E_METRICS_PORT ??= '3109';
 
 export default defineConfig({
   testDir: './tests',
@@ -19,6 +22,7 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
+  globalTeardown: './global-teardown.ts',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
@@ -42,6 +46,7 @@ export default defineConfig({
       JWT_LEEWAY: '0s',
       // Every test signs up from 127.0.0.1; the limits themselves are tested in server/tests.
       AUTH_RATE_LIMIT_PER_ADDRESS: '1000/1m',
+      METRICS_ADDR: `127.0.0.1:${process.env.E2E_METRICS_PORT}`,
     }),
     server('minimal', examplePort, '/', 'site-minimal', 'minimal.db', {}),
   ],

@@ -245,12 +245,6 @@ impl Auth {
         self.0.config.cookies.secure
     }
 
-    /// The most password hashes that ran at once since start (bounded by the configured
-    /// workers): a gauge for dashboards and tests.
-    pub fn hashing_peak(&self) -> usize {
-        self.0.hashing.peak()
-    }
-
     pub(crate) fn keys(&self) -> &Keys {
         &self.0.keys
     }

@@ -87,6 +87,7 @@ class Instance {
 /** Round-robin over the instances; counts what each one answered. */
 function startProxy(port: number, upstreams: number[]) {
   const served = upstreams.map(() => 0);
+  const refreshes = { count: 0 };
   let next = 0;
   const forward = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse, tries: number) => {
     const at = next++ % upstreams.length;
@@ -106,20 +107,22 @@ function startProxy(port: number, upstreams: number[]) {
     up.end(body);
   };
   const server = http.createServer((req, res) => {
+    if (req.url?.startsWith('/api/auth/refresh')) refreshes.count++;
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => forward(req, Buffer.concat(chunks), res, upstreams.length * 2));
   });
-  return new Promise<{ served: number[]; close: () => Promise<void> }>((resolve) =>
+  return new Promise<Proxy>((resolve) =>
     server.listen(port, '127.0.0.1', () =>
-      resolve({ served, close: () => new Promise((r) => server.close(() => r())) }),
+      resolve({ served, refreshes, close: () => new Promise((r) => server.close(() => r())) }),
     ),
   );
 }
 
 let one: Instance;
 let two: Instance;
-let proxy: { served: number[]; close: () => Promise<void> };
+type Proxy = { served: number[]; refreshes: { count: number }; close: () => Promise<void> };
+let proxy: Proxy;
 let proxyUrl: string;
 
 test.beforeAll(async () => {
@@ -174,7 +177,7 @@ test('tabs stay signed in through two restarts and a two-step key rotation', asy
     await addNote(tab, `${step} one`);
     await addNote(other, `${step} two`);
     created += 2;
-    await other.getByRole('link', { name: 'Devices' }).click();
+    await other.getByRole('link', { name: 'Devices', exact: true }).click();
     await expect(other).toHaveURL(/\/sessions$/);
     await other.getByRole('link', { name: 'Notes', exact: true }).click();
     await expect(other.getByTestId('note-title-text')).toHaveCount(created);
@@ -212,7 +215,8 @@ test('tabs stay signed in through two restarts and a two-step key rotation', asy
   const log = one.log + two.log;
   expect(log).not.toContain('refresh_token_reuse');
   console.log(
-    `rolling deploy: requests per instance ${proxy.served.join(' / ')}, notes left ${created}, sign-outs 0`,
+    `rolling deploy: requests per instance ${proxy.served.join(' / ')}, browser refreshes ` +
+      `${proxy.refreshes.count}, notes left ${created}, sign-outs 0`,
   );
   await context.close();
 });

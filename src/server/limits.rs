@@ -298,6 +298,7 @@ impl HashPool {
         out
     }
 
+    #[cfg(test)]
     pub fn peak(&self) -> usize {
         self.peak.load(Ordering::SeqCst)
     }
