@@ -67,8 +67,12 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         .precompressed_br()
         .precompressed_gzip()
         .not_found_service(not_found);
+    // Brotli to browsers that accept it, else gzip: from the `.br`/`.gz` files a release build
+    // made (`--precompress`), or, without them (debug builds), compressed here at a level cheap
+    // enough for a megabyte of wasm.
     let files = Router::new()
         .fallback_service(files)
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Precise(5)))
         .layer(axum::middleware::from_fn_with_state(
             PkgCache::new(&leptos_options),
             pkg_cache,
@@ -88,7 +92,7 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         .fallback_service(files)
         .with_state(state);
     auth.install(app, app::page_policy())
-        .layer(CompressionLayer::new())
+        .layer(CompressionLayer::new().no_br())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),

@@ -18,9 +18,15 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    server::telemetry::init_logs(config.log_format);
+    let format = config.log_format;
+    server::telemetry::init_logs(format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
+        // With JSON logs every line a shipper reads is JSON, the last one too.
+        Err(e) if format == server::config::LogFormat::Json => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

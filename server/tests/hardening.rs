@@ -917,6 +917,28 @@ async fn signed_in_pages_and_cookie_answers_are_not_stored_and_pages_cannot_be_f
     );
 }
 
+#[tokio::test]
+async fn the_bundle_is_brotli_to_browsers_that_accept_it_and_gzip_to_the_others() {
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    for (accept, expected) in [("gzip, deflate, br", "br"), ("gzip", "gzip")] {
+        let res = app
+            .bare()
+            .get(app.url("/pkg/app.js"))
+            .header(header::ACCEPT_ENCODING, accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(
+            res.headers()
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+            Some(expected),
+            "Accept-Encoding: {accept}"
+        );
+    }
+}
+
 // ── 10. CSRF: Bearer exempt, the full origin compared ─────────────────────────────────────────
 
 #[tokio::test]

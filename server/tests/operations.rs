@@ -207,3 +207,33 @@ impl OutputRef for Child {
         all
     }
 }
+
+#[test]
+fn with_json_logs_a_start_up_failure_is_a_json_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(dir.path())
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("JWT_SECRET", "operations-test-secret-0123456789abcdef")
+        .env(
+            "DATABASE_URL",
+            "postgres://nobody:secretpw@127.0.0.1:1/none",
+        )
+        .output()
+        .expect("the server runs");
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let v: Value = serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(v["level"], "ERROR", "{last}");
+    assert!(
+        last.contains("DATABASE_URL") && !text.contains("secretpw"),
+        "{text}"
+    );
+}
