@@ -30,7 +30,7 @@ mod request;
 mod status;
 mod tokens;
 
-pub use accounts::Attempter;
+pub use accounts::ClientInfo;
 pub use error::Error;
 pub use headers::provide_nonce;
 pub use install::PagePolicy;
@@ -80,7 +80,7 @@ use tokens::Keys;
 
 /// A freshly issued token pair. Lives only in memory and in the cookies it is written to.
 #[derive(Clone)]
-pub struct Issued {
+pub struct TokenPair {
     /// Whose session it is.
     pub user: User,
     /// The session (refresh family) id.
@@ -95,9 +95,9 @@ pub struct Issued {
     pub refresh_max_age: i64,
 }
 
-impl std::fmt::Debug for Issued {
+impl std::fmt::Debug for TokenPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Issued")
+        f.debug_struct("TokenPair")
             .field("user", &self.user)
             .field("session_id", &self.session_id)
             .finish_non_exhaustive()
@@ -250,7 +250,7 @@ impl Auth {
     }
 
     /// Held around multi-statement write transactions (see `Inner::sqlite_writes`).
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    pub(crate) async fn sqlite_write_lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         match &self.0.sqlite_writes {
             Some(m) => Some(m.lock().await),
             None => None,

@@ -46,7 +46,7 @@ export function countRequests(target: Page | BrowserContext, path: string | RegE
   return seen;
 }
 
-/** Waits until the page is hydrated (the home page counter only counts under the wasm). */
+/** Waits until the page is hydrated (the hydrate entry sets the flag once the wasm took over). */
 export async function waitForHydration(page: Page): Promise<void> {
   await page.waitForFunction(() => (window as any).__sessionflow_hydrated === true, null, { timeout: 30_000 });
 }

@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
     let issued = rt.block_on(async {
         let email = sessionflow::Email::parse("bench@example.com").unwrap();
         let password = sessionflow::Password::parse("bench-password-1").unwrap();
-        let who = sessionflow::server::Attempter {
+        let who = sessionflow::server::ClientInfo {
             ip: std::net::Ipv4Addr::LOCALHOST.into(),
             user_agent: None,
         };
@@ -61,7 +61,7 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let email = sessionflow::Email::parse(&format!("u{n}@example.com")).unwrap();
             let password = sessionflow::Password::parse("bench-password-1").unwrap();
-            let who = sessionflow::server::Attempter {
+            let who = sessionflow::server::ClientInfo {
                 ip: std::net::Ipv4Addr::LOCALHOST.into(),
                 user_agent: None,
             };

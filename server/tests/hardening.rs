@@ -754,7 +754,7 @@ async fn a_re_sent_server_function_answers_what_the_first_call_answered() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let (access, _, _) = app.register_body("ada@example.com").await;
-        let (other, _, _) = app.register_body_again("ada@example.com").await;
+        let (other, _, _) = app.login_body("ada@example.com").await;
         let device = sid_of(&other);
         let revoke = || {
             app.bare()

@@ -73,7 +73,7 @@ async fn replays_of_a_token_rotated_under_the_old_key_still_find_its_successor()
         let again: Value = again.json().await.unwrap();
         assert_eq!(again["refresh_token"], first["refresh_token"]);
         // After the grace window, the answer was lost: the same successor, once.
-        let (_, r0, _) = old.register_body_again("ada@example.com").await;
+        let (_, r0, _) = old.login_body("ada@example.com").await;
         let lost: Value = old.refresh_body(&r0).await.json().await.unwrap();
         tokio::time::sleep(grace * 2).await;
         let late = switched.refresh_body(&r0).await;

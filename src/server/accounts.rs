@@ -3,7 +3,7 @@
 use super::{
     db,
     limits::{Attempt, Busy},
-    Auth, Error, Issued,
+    Auth, Error, TokenPair,
 };
 use crate::{
     error::{ApiError, ErrorCode},
@@ -39,7 +39,7 @@ fn verify_password(password: &str, hash: &str) -> bool {
 
 /// Who is attempting: the client address (for the rate limits) and its user agent.
 #[derive(Debug, Clone, Copy)]
-pub struct Attempter<'a> {
+pub struct ClientInfo<'a> {
     /// The client address the rate limits count by.
     pub ip: std::net::IpAddr,
     /// Shown on the devices page for the new session.
@@ -50,7 +50,7 @@ impl Auth {
     async fn limit(
         &self,
         attempt: Attempt,
-        who: Attempter<'_>,
+        who: ClientInfo<'_>,
         email: &Email,
     ) -> Result<(), Error> {
         let checked = self
@@ -83,8 +83,8 @@ impl Auth {
         &self,
         email: Email,
         password: Password,
-        who: Attempter<'_>,
-    ) -> Result<Issued, Error> {
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
         let result = self.register_account(email, password, who).await;
         super::metrics::registration(outcome(&result));
         result
@@ -94,8 +94,8 @@ impl Auth {
         &self,
         email: Email,
         password: Password,
-        who: Attempter<'_>,
-    ) -> Result<Issued, Error> {
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
         self.limit(Attempt::Register, who, &email).await?;
         let hash = self
             .hashing(move || hash_password(password.expose()))
@@ -106,7 +106,7 @@ impl Auth {
             email: email.as_str().to_owned(),
         };
         // The user and its first session in one transaction: a failure leaves neither.
-        let _turn = self.write_turn().await;
+        let _turn = self.sqlite_write_lock().await;
         let mut tx = self.db().begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
@@ -141,8 +141,8 @@ impl Auth {
         &self,
         email: Email,
         password: Password,
-        who: Attempter<'_>,
-    ) -> Result<Issued, Error> {
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
         let result = self.sign_in(email, password, who).await;
         super::metrics::sign_in(outcome(&result));
         result
@@ -152,8 +152,8 @@ impl Auth {
         &self,
         email: Email,
         password: Password,
-        who: Attempter<'_>,
-    ) -> Result<Issued, Error> {
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
         self.limit(Attempt::SignIn, who, &email).await?;
         let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
@@ -188,7 +188,7 @@ impl Auth {
 }
 
 /// A sign-in's or registration's outcome label: `ok`, or the contract's error code.
-fn outcome(result: &Result<Issued, Error>) -> &'static str {
+fn outcome(result: &Result<TokenPair, Error>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(Error::Api(e)) => e.error.as_str(),

@@ -3,12 +3,12 @@
 //! together, so the two cannot drift apart. [`ApiJson`] is for the app's own JSON handlers.
 
 use super::{
-    accounts::Attempter,
+    accounts::ClientInfo,
     client_ip::ClientIp,
     metrics::RefreshPath,
     refresh_store::RefreshFailure,
     request::{unauthorized, CurrentUser},
-    Auth, Issued,
+    Auth, TokenPair,
 };
 use crate::{
     error::{ApiError, ErrorCode},
@@ -155,7 +155,7 @@ fn user_agent(headers: &HeaderMap) -> Option<&str> {
 fn issued_response(
     auth: &Auth,
     jar: &Cookies,
-    issued: Issued,
+    issued: TokenPair,
     status: StatusCode,
     transport: Transport,
 ) -> Response {
@@ -196,7 +196,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&c.email)?;
     let password = Password::parse(&c.password)?;
-    let who = Attempter {
+    let who = ClientInfo {
         ip,
         user_agent: user_agent(&headers),
     };
@@ -236,7 +236,7 @@ async fn login(
             "The email or password is incorrect.",
         ));
     };
-    let who = Attempter {
+    let who = ClientInfo {
         ip,
         user_agent: user_agent(&headers),
     };

@@ -18,7 +18,7 @@
 //! }
 //! ```
 
-use super::{accounts::Attempter, request::RequestSession, Auth, Principal};
+use super::{accounts::ClientInfo, request::RequestSession, Auth, Principal};
 use crate::{
     error::{ApiError, ErrorCode},
     types::{Email, Password, SessionInfo, User},
@@ -112,7 +112,7 @@ pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
     let email = Email::parse(email)?;
     let password = Password::parse(password).map_err(|_| invalid())?;
     let user_agent = header_value(header::USER_AGENT);
-    let who = Attempter {
+    let who = ClientInfo {
         ip: attempter_ip(&auth)?,
         user_agent: user_agent.as_deref(),
     };
@@ -128,7 +128,7 @@ pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
     let user_agent = header_value(header::USER_AGENT);
-    let who = Attempter {
+    let who = ClientInfo {
         ip: attempter_ip(&auth)?,
         user_agent: user_agent.as_deref(),
     };

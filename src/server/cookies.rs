@@ -1,7 +1,7 @@
 //! The one place auth cookies are written: both `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`
 //! per configuration, `Max-Age` matching the token; names from the configuration.
 
-use super::{Auth, Issued, RefreshFailure};
+use super::{Auth, RefreshFailure, TokenPair};
 use axum::http::HeaderMap;
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
@@ -41,7 +41,7 @@ impl Auth {
     pub(crate) fn apply_refresh(
         &self,
         jar: &Cookies,
-        outcome: &Result<Issued, RefreshFailure>,
+        outcome: &Result<TokenPair, RefreshFailure>,
         write_pair: bool,
     ) {
         match outcome {
@@ -52,7 +52,7 @@ impl Auth {
     }
 
     /// Sets both cookies for a freshly issued pair.
-    pub(crate) fn set_cookies(&self, jar: &Cookies, issued: &Issued) {
+    pub(crate) fn set_cookies(&self, jar: &Cookies, issued: &TokenPair) {
         let secure = self.cookie_secure();
         jar.add(build(
             self.access_cookie(),

@@ -6,7 +6,7 @@
 //! committed. The caller re-checks the session before handing out a kept result, so a session
 //! revoked meanwhile is never served from here.
 
-use super::{refresh_store::RefreshFailure, Issued};
+use super::{refresh_store::RefreshFailure, TokenPair};
 use std::{
     collections::HashMap,
     future::Future,
@@ -15,7 +15,7 @@ use std::{
 };
 use tokio::{sync::OnceCell, time::Instant};
 
-type Cell = Arc<OnceCell<Result<Issued, RefreshFailure>>>;
+type Cell = Arc<OnceCell<Result<TokenPair, RefreshFailure>>>;
 
 /// How long a finished rotation stays joinable even with `REFRESH_REUSE_GRACE=0s`: long enough
 /// for the stragglers of one burst (a page's parallel calls, a few tabs waking together) to
@@ -68,17 +68,16 @@ struct Map {
     swept: Instant,
 }
 
-/// How a caller got its result.
+/// Which rotation a caller's result comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
-    /// It ran the rotation or joined it while it ran.
-    Live,
-    /// It was handed a result kept from a rotation that had finished within the grace window.
-    Kept,
-    /// It was handed a result of a rotation that finished longer ago than the grace window but
-    /// within the coalescing window: one burst with that rotation only while its successor is
-    /// still unused (the caller checks).
-    Coalesced,
+pub(super) enum Joined {
+    /// One in flight: the caller ran it or waited for it.
+    InFlight,
+    /// One that had finished, within the grace window.
+    WithinGrace,
+    /// One that finished longer ago than the grace window but within the coalescing window:
+    /// the same burst only while its successor is still unused (the caller checks).
+    PastGrace,
 }
 
 impl Flights {
@@ -106,10 +105,10 @@ impl Flights {
         &self,
         key: &str,
         rotate: F,
-    ) -> (Result<Issued, RefreshFailure>, Source)
+    ) -> (Result<TokenPair, RefreshFailure>, Joined)
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Issued, RefreshFailure>>,
+        Fut: Future<Output = Result<TokenPair, RefreshFailure>>,
     {
         let joined = {
             let mut guard = self.map.lock().expect("flight map poisoned");
@@ -121,9 +120,9 @@ impl Flights {
             match map.get(key) {
                 Some(e) if self.is_live(e, now) => {
                     let source = match e.done_at {
-                        None => Source::Live,
-                        Some(done) if now.duration_since(done) <= self.grace => Source::Kept,
-                        Some(_) => Source::Coalesced,
+                        None => Joined::InFlight,
+                        Some(done) if now.duration_since(done) <= self.grace => Joined::WithinGrace,
+                        Some(_) => Joined::PastGrace,
                     };
                     Some((e.cell.clone(), source))
                 }
@@ -142,7 +141,7 @@ impl Flights {
                                 done_at: None,
                             },
                         );
-                        (cell, Source::Live)
+                        (cell, Joined::InFlight)
                     })
                 }
             }
@@ -154,7 +153,7 @@ impl Flights {
             rotate().await
         };
         let Some((cell, source)) = joined else {
-            return (counted().await, Source::Live);
+            return (counted().await, Joined::InFlight);
         };
         let result = cell.get_or_init(counted).await.clone();
         let mut guard = self.map.lock().expect("flight map poisoned");
@@ -183,8 +182,8 @@ mod tests {
     use crate::types::User;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn issued(n: usize) -> Issued {
-        Issued {
+    fn issued(n: usize) -> TokenPair {
+        TokenPair {
             user: User {
                 id: "u".into(),
                 email: "e".into(),
@@ -240,12 +239,12 @@ mod tests {
         let (first, source) = flights.run("k", || async { Ok(issued(1)) }).await;
         assert_eq!(
             (first.unwrap().refresh_token, source),
-            ("r1".into(), Source::Live)
+            ("r1".into(), Joined::InFlight)
         );
         let (again, source) = flights.run("k", || async { Ok(issued(2)) }).await;
         assert_eq!(
             (again.unwrap().refresh_token, source),
-            ("r1".into(), Source::Kept)
+            ("r1".into(), Joined::WithinGrace)
         );
     }
 
@@ -257,7 +256,7 @@ mod tests {
         let (straggler, source) = zero.run("k", || async { Ok(issued(2)) }).await;
         assert_eq!(
             (straggler.unwrap().refresh_token, source),
-            ("r1".into(), Source::Coalesced),
+            ("r1".into(), Joined::PastGrace),
             "a straggler of the burst joins it"
         );
         tokio::time::advance(Duration::from_millis(20)).await;

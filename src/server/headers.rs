@@ -18,14 +18,14 @@ pub(crate) struct CspNonce(pub String);
 
 /// What the policy allows beyond the app's own origin.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct PagePolicyHeaders {
+pub(crate) struct SecurityHeaders {
     /// Extra `connect-src` sources, e.g. `ws:` for `cargo leptos watch`'s live reload.
     pub connect_src: Vec<String>,
     /// Requests under this prefix (the JSON API, server functions) answer no pages: no nonce.
     pub api_prefix: String,
 }
 
-impl PagePolicyHeaders {
+impl SecurityHeaders {
     fn csp(&self, nonce: &str) -> String {
         let connect = std::iter::once("'self'".to_owned())
             .chain(self.connect_src.iter().cloned())
@@ -42,7 +42,7 @@ impl PagePolicyHeaders {
 /// Middleware: a fresh nonce per request; `X-Frame-Options: DENY`, `nosniff` and a same-origin
 /// referrer policy on every response, and the Content-Security-Policy on every HTML one.
 pub(crate) async fn security_headers(
-    State(policy): State<Arc<PagePolicyHeaders>>,
+    State(policy): State<Arc<SecurityHeaders>>,
     mut req: Request,
     next: Next,
 ) -> Response {

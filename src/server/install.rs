@@ -2,7 +2,7 @@
 
 use super::{
     csrf::csrf_guard,
-    headers::{no_store, security_headers, PagePolicyHeaders},
+    headers::{no_store, security_headers, SecurityHeaders},
     idempotency::idempotency,
     page_layer::{session_layer, SessionLayerState},
     status::error_status,
@@ -103,7 +103,7 @@ impl Auth {
         };
         let (engine_api, _) = super::api::router(self.config().api_prefix()).split_for_parts();
         let engine_api = engine_api.layer(from_fn(no_store)).with_state(self.clone());
-        let headers = Arc::new(PagePolicyHeaders {
+        let headers = Arc::new(SecurityHeaders {
             // `cargo leptos watch` reloads the page over a websocket on another port.
             connect_src: if std::env::var_os("LEPTOS_WATCH").is_some() {
                 vec!["ws:".into()]

@@ -10,7 +10,7 @@
 
 use super::{
     install::PagePolicy, metrics::RefreshPath, refresh_store::RefreshFailure,
-    request::RequestSession, Auth, Issued, Principal,
+    request::RequestSession, Auth, Principal, TokenPair,
 };
 use crate::types::safe_next;
 use axum::{
@@ -141,7 +141,7 @@ fn unavailable_page(target: &str) -> Response {
 
 /// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that
 /// anything downstream reading cookies sees the refreshed session, never the spent one.
-fn rewrite_cookies(auth: &Auth, headers: &mut HeaderMap, issued: Option<&Issued>) {
+fn rewrite_cookies(auth: &Auth, headers: &mut HeaderMap, issued: Option<&TokenPair>) {
     rewrite_cookie_header(headers, auth.access_cookie(), auth.refresh_cookie(), issued)
 }
 
@@ -149,7 +149,7 @@ fn rewrite_cookie_header(
     headers: &mut HeaderMap,
     access: &str,
     refresh: &str,
-    issued: Option<&Issued>,
+    issued: Option<&TokenPair>,
 ) {
     let mut pairs: Vec<String> = super::request::request_cookies(headers)
         .filter(|c| c.name() != access && c.name() != refresh)

@@ -8,7 +8,7 @@ use super::{
     db::now_ms,
     flight, metrics,
     metrics::{RefreshOutcome, RefreshPath},
-    secs, tokens, Auth, Issued, Principal,
+    secs, tokens, Auth, Principal, TokenPair,
 };
 use crate::types::{SessionInfo, User};
 use sqlx::Row;
@@ -48,8 +48,8 @@ impl Auth {
         &self,
         user: User,
         user_agent: Option<&str>,
-    ) -> Result<Issued, sqlx::Error> {
-        let _turn = self.write_turn().await;
+    ) -> Result<TokenPair, sqlx::Error> {
+        let _turn = self.sqlite_write_lock().await;
         let mut tx = self.db().begin().await?;
         let issued = self.open_session(&mut tx, user, user_agent).await?;
         tx.commit().await?;
@@ -63,7 +63,7 @@ impl Auth {
         tx: &mut sqlx::AnyConnection,
         user: User,
         user_agent: Option<&str>,
-    ) -> Result<Issued, sqlx::Error> {
+    ) -> Result<TokenPair, sqlx::Error> {
         let now = now_ms();
         let sid = uuid::Uuid::new_v4().to_string();
         let refresh = tokens::random_refresh_token();
@@ -96,7 +96,11 @@ impl Auth {
     /// the same successor for a replay inside the grace window, the successor once more for a
     /// late replay whose answer was lost, family revocation for anything else. `path` says
     /// where the refresh was asked for (it is counted, nothing else).
-    pub async fn refresh(&self, token: &str, path: RefreshPath) -> Result<Issued, RefreshFailure> {
+    pub async fn refresh(
+        &self,
+        token: &str,
+        path: RefreshPath,
+    ) -> Result<TokenPair, RefreshFailure> {
         let mut noted = None;
         let result = self.refresh_noted(token, &mut noted).await;
         let outcome = match (&result, noted) {
@@ -116,7 +120,7 @@ impl Auth {
         &self,
         token: &str,
         noted: &mut Option<RefreshOutcome>,
-    ) -> Result<Issued, RefreshFailure> {
+    ) -> Result<TokenPair, RefreshFailure> {
         if !plausible(token) {
             return Err(RefreshFailure::Invalid);
         }
@@ -146,9 +150,9 @@ impl Auth {
             })
             .await;
         match (result, source) {
-            (Ok(issued), flight::Source::Live) => Ok(issued),
+            (Ok(issued), flight::Joined::InFlight) => Ok(issued),
             // A kept result must not outlive its session (logout, revocation since).
-            (Ok(issued), flight::Source::Kept) => {
+            (Ok(issued), flight::Joined::WithinGrace) => {
                 if self.session_live(&issued.session_id, None).await? {
                     Ok(issued)
                 } else {
@@ -157,7 +161,7 @@ impl Auth {
             }
             // Past grace, a straggler belongs to the burst only while the successor is unused;
             // otherwise it is a replay like any other, judged by the reuse rules.
-            (Ok(issued), flight::Source::Coalesced) => {
+            (Ok(issued), flight::Joined::PastGrace) => {
                 let successor = tokens::token_hash(&issued.refresh_token);
                 if self
                     .session_live(&issued.session_id, Some(&successor))
@@ -212,8 +216,8 @@ impl Auth {
         token: &str,
         hash: &str,
         noted: &mut Option<RefreshOutcome>,
-    ) -> Result<Issued, RefreshFailure> {
-        let turn = self.write_turn().await;
+    ) -> Result<TokenPair, RefreshFailure> {
+        let turn = self.sqlite_write_lock().await;
         let now = now_ms();
         let mut tx = self.db().begin().await?;
         let spent = sqlx::query(
@@ -277,7 +281,7 @@ impl Auth {
         hash: &str,
         now: i64,
         noted: &mut Option<RefreshOutcome>,
-    ) -> Result<Issued, RefreshFailure> {
+    ) -> Result<TokenPair, RefreshFailure> {
         let row = sqlx::query(
             "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1",
@@ -331,7 +335,7 @@ impl Auth {
         token: &str,
         sid: &str,
         now: i64,
-    ) -> Result<Issued, RefreshFailure> {
+    ) -> Result<TokenPair, RefreshFailure> {
         let mut current = token.to_owned();
         for _ in 0..MAX_CHAIN {
             let Some((next, spent, expires)) = self.stored_successor(&current, sid).await? else {
@@ -380,11 +384,11 @@ impl Auth {
         hash: &str,
         sid: &str,
         now: i64,
-    ) -> Result<Option<Issued>, RefreshFailure> {
+    ) -> Result<Option<TokenPair>, RefreshFailure> {
         let Some((child, _, _)) = self.stored_successor(token, sid).await? else {
             return Ok(None);
         };
-        let _turn = self.write_turn().await;
+        let _turn = self.sqlite_write_lock().await;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET replayed_at = $1 \
              WHERE hash = $2 AND replayed_at IS NULL AND EXISTS ( \
@@ -408,7 +412,7 @@ impl Auth {
         sid: &str,
         refresh: String,
         now: i64,
-    ) -> Result<Issued, RefreshFailure> {
+    ) -> Result<TokenPair, RefreshFailure> {
         let mut conn = self.db().acquire().await?;
         match self.live_session_user(&mut conn, sid, now).await? {
             Some(user) => Ok(self.pair(user, sid.to_owned(), refresh)),
@@ -630,10 +634,10 @@ impl Auth {
         self.token_config().refresh_ttl.as_millis() as i64
     }
 
-    fn pair(&self, user: User, session_id: String, refresh_token: String) -> Issued {
+    fn pair(&self, user: User, session_id: String, refresh_token: String) -> TokenPair {
         let access_max_age = secs(self.token_config().access_ttl);
         let (access_token, _) = self.keys().issue(&user.id, &session_id, access_max_age);
-        Issued {
+        TokenPair {
             user,
             session_id,
             access_token,

@@ -134,7 +134,7 @@ impl Keys {
         let header = jsonwebtoken::decode_header(token).map_err(|_| ErrorCode::InvalidToken)?;
         let key = match header.kid.as_deref() {
             Some(kid) => self.keys.iter().find(|k| k.kid == kid),
-            // Issued before tokens carried a `kid`: only the signing key is tried.
+            // TokenPair before tokens carried a `kid`: only the signing key is tried.
             None => self.keys.first(),
         }
         .ok_or(ErrorCode::InvalidToken)?;

@@ -3,9 +3,6 @@ use leptos_router::components::A;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    // Only the hydrated page can count: the server-rendered button does nothing until the wasm
-    // takes over, which is what the end-to-end hydration test relies on.
-    let clicks = RwSignal::new(0);
     view! {
         <section class="hero">
             <h1>"Private notes that never sign you out mid-sentence."</h1>
@@ -16,12 +13,6 @@ pub fn HomePage() -> impl IntoView {
             <p class="actions">
                 <A href="/register" attr:class="button">"Create an account"</A>
                 <A href="/notes" attr:class="button secondary">"Open your notes"</A>
-            </p>
-            <p class="hydration">
-                <button type="button" class="secondary" data-testid="hydration-counter"
-                    on:click=move |_| clicks.update(|n| *n += 1)>
-                    "Clicks: " <span data-testid="hydration-count">{clicks}</span>
-                </button>
             </p>
         </section>
     }

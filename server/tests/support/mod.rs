@@ -203,11 +203,11 @@ impl TestApp {
     /// Registers over the body transport: (access token, refresh token, user id).
     pub async fn register_body(&self, email: &str) -> (String, String, String) {
         self.register(&self.bare(), email).await;
-        self.register_body_again(email).await
+        self.login_body(email).await
     }
 
     /// Signs in again over the body transport: another session of an existing account.
-    pub async fn register_body_again(&self, email: &str) -> (String, String, String) {
+    pub async fn login_body(&self, email: &str) -> (String, String, String) {
         let body: Value = self
             .bare()
             .post(self.url("/api/auth/login"))
