@@ -290,7 +290,7 @@ async fn the_home_page_renders_for_everyone() {
     let res = get_with_cookies(&app, "/", "").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
-    assert!(html.contains("hydration-counter"));
+    assert!(html.contains("Private notes that never sign you out"));
     assert!(
         html.contains("/pkg/app.js") || html.contains("/pkg/app"),
         "hydration scripts are linked"
