@@ -203,6 +203,10 @@ test('tabs stay signed in through two restarts and a two-step key rotation', asy
   await two.restart({ secret: NEW_KEY, accepted: OLD_KEY });
   await work('switched');
 
+  // The tab's list has only what it loaded itself: reload it to see the other tab's notes too,
+  // so the count below can only drop once the delete has been applied.
+  await tab.reload();
+  await expect(tab.getByTestId('note-title-text')).toHaveCount(created);
   await tab.getByTestId('note').first().getByTestId('delete-note').click();
   created -= 1;
   await expect(tab.getByTestId('note-title-text')).toHaveCount(created);

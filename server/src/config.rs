@@ -1,29 +1,25 @@
 //! The binary's configuration, read once from the environment (and `.env` when present).
 //!
+//! The binary's own variables:
+//!
 //! | variable | default |
 //! |---|---|
 //! | `LEPTOS_SITE_ADDR` | `127.0.0.1:3000` |
 //! | `DATABASE_URL` | `sqlite://data/app.db?mode=rwc` |
 //! | `JWT_SECRET` | dev only: generated into `data/jwt-secret` (0600) |
-//! | `JWT_ACCEPTED_SECRETS` | none: comma-separated keys that verify but never sign |
-//! | `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL` | `15m`, `30d` |
-//! | `REFRESH_REUSE_GRACE`, `JWT_LEEWAY` | `10s`, `5s` (each at most `5m`) |
-//! | `COOKIE_SECURE` | `true` unless the site address is loopback |
-//! | `PUBLIC_URL` | derived from `LEPTOS_SITE_ADDR` |
-//! | `TRUSTED_PROXIES`, `CLIENT_IP_HEADER` | none, `X-Forwarded-For` |
-//! | `AUTH_RATE_LIMIT_PER_ADDRESS`, `AUTH_RATE_LIMIT_PER_ACCOUNT` | `30/5m`, `10/5m` |
-//! | `PASSWORD_HASH_WORKERS`, `PASSWORD_HASH_QUEUE` | cores, 4 × workers |
 //! | `METRICS_ADDR` | off: the address of a separate Prometheus listener (`/metrics`) |
 //! | `LOG_FORMAT` | `text`; `json` for one JSON object per line |
+//!
+//! The engine reads and checks its own (token lifetimes, grace, leeway, accepted keys, cookies,
+//! origins, proxies, limits, the hashing pool): `AuthConfigBuilder::from_lookup`.
 //!
 //! A bad value is a [`ConfigError`] whose `Display` is one line naming the variable.
 
 use secrecy::{ExposeSecret, SecretString};
-use sessionflow::server::config::{AuthConfig, AuthConfigBuilder, ConfigError, RateLimit};
+use sessionflow::server::config::{AuthConfig, AuthConfigBuilder, ConfigError};
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
-    time::Duration,
 };
 
 /// Where the JWT key comes from.
@@ -95,20 +91,8 @@ impl Config {
                 "expected a sqlite:// or postgres:// URL",
             ));
         }
-        let cookie_secure = match get("COOKIE_SECURE") {
-            Some(v) => parse_bool(&v)
-                .ok_or_else(|| ConfigError::new("COOKIE_SECURE", &v, "expected true or false"))?,
-            None => !site_addr.ip().is_loopback(),
-        };
         let secret = match get("JWT_SECRET") {
-            Some(v) if v.len() >= 32 => SecretSource::Env(SecretString::from(v)),
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "JWT_SECRET",
-                    "<hidden>",
-                    "must be at least 32 characters",
-                ))
-            }
+            Some(v) => SecretSource::Env(SecretString::from(v)),
             None if cfg!(debug_assertions) || site_addr.ip().is_loopback() => {
                 SecretSource::DevFile(PathBuf::from("data/jwt-secret"))
             }
@@ -120,78 +104,12 @@ impl Config {
                 ))
             }
         };
-        let mut auth = AuthConfig::builder([0u8; 32])
-            .cookie_secure(cookie_secure)
-            .access_ttl(duration(
-                &get,
-                "ACCESS_TOKEN_TTL",
-                Duration::from_secs(900),
-                false,
-            )?)
-            .refresh_ttl(duration(
-                &get,
-                "REFRESH_TOKEN_TTL",
-                Duration::from_secs(30 * 86400),
-                false,
-            )?)
-            .reuse_grace(capped(
-                &get,
-                "REFRESH_REUSE_GRACE",
-                Duration::from_secs(10),
-            )?)
-            .leeway(capped(&get, "JWT_LEEWAY", Duration::from_secs(5))?);
-        if let Some(v) = get("JWT_ACCEPTED_SECRETS") {
-            // Checked (length, never echoed) where the engine's configuration is built.
-            auth = auth.accepted_secrets(v.split(',').map(str::trim).filter(|s| !s.is_empty()));
+        // The engine reads and checks its own variables; a secret given here is checked by the
+        // same rules now (a generated one is long enough by construction).
+        let auth = AuthConfigBuilder::from_lookup(&get, site_addr)?;
+        if let SecretSource::Env(s) = &secret {
+            auth.clone().with_secret(s.expose_secret()).build()?;
         }
-        auth = match get("PUBLIC_URL") {
-            Some(v) => {
-                let urls: Vec<&str> = v.split(',').map(str::trim).collect();
-                for u in &urls {
-                    sessionflow::server::config::origin_of(u)
-                        .map_err(|r| ConfigError::new("PUBLIC_URL", &v, r))?;
-                }
-                auth.public_origins(urls)
-            }
-            None => auth.public_origins_for(site_addr),
-        };
-        if let Some(v) = get("TRUSTED_PROXIES") {
-            let proxies = v
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    p.parse::<ipnet::IpNet>()
-                        .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                        .map_err(|_| {
-                            ConfigError::new(
-                                "TRUSTED_PROXIES",
-                                &v,
-                                "expected addresses or networks like 10.0.0.1, 10.0.0.0/8",
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            auth = auth.trusted_proxies(proxies);
-        }
-        if let Some(v) = get("CLIENT_IP_HEADER") {
-            let header = v.trim().parse::<axum::http::HeaderName>().map_err(|_| {
-                ConfigError::new(
-                    "CLIENT_IP_HEADER",
-                    &v,
-                    "expected a header name like X-Forwarded-For",
-                )
-            })?;
-            auth = auth.client_ip_header(header);
-        }
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let workers = count(&get, "PASSWORD_HASH_WORKERS", cores, 1)?;
-        auth = auth
-            .rate_limits(
-                rate(&get, "AUTH_RATE_LIMIT_PER_ADDRESS", "30/5m")?,
-                rate(&get, "AUTH_RATE_LIMIT_PER_ACCOUNT", "10/5m")?,
-            )
-            .hash_pool(workers, count(&get, "PASSWORD_HASH_QUEUE", 4 * workers, 0)?);
         let metrics_addr = get("METRICS_ADDR")
             .filter(|v| !v.trim().is_empty())
             .map(|v| {
@@ -230,82 +148,6 @@ impl Config {
             secret,
             auth,
         })
-    }
-}
-
-fn duration(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-    zero_ok: bool,
-) -> Result<Duration, ConfigError> {
-    let Some(v) = get(var) else {
-        return Ok(default);
-    };
-    let d = humantime::parse_duration(v.trim())
-        .map_err(|_| ConfigError::new(var, &v, "expected a duration like 15m, 2s or 30d"))?;
-    if d.is_zero() && !zero_ok {
-        return Err(ConfigError::new(var, &v, "must be longer than zero"));
-    }
-    if d > Duration::from_secs(10 * 365 * 24 * 3600) {
-        return Err(ConfigError::new(var, &v, "must be at most ten years"));
-    }
-    Ok(d)
-}
-
-fn capped(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    let d = duration(get, var, default, true)?;
-    if d > sessionflow::server::config::MAX_GRACE {
-        return Err(ConfigError::new(
-            var,
-            &get(var).unwrap_or_default(),
-            "must be at most 5m",
-        ));
-    }
-    Ok(d)
-}
-
-fn rate(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: &str,
-) -> Result<RateLimit, ConfigError> {
-    let v = get(var).unwrap_or_else(|| default.to_owned());
-    RateLimit::parse(&v).map_err(|r| ConfigError::new(var, &v, r))
-}
-
-fn count(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: usize,
-    min: usize,
-) -> Result<usize, ConfigError> {
-    match get(var) {
-        Some(v) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (min..=4096).contains(n))
-            .ok_or_else(|| {
-                ConfigError::new(
-                    var,
-                    &v,
-                    format!("expected a whole number from {min} to 4096"),
-                )
-            }),
-        None => Ok(default),
-    }
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Some(true),
-        "0" | "false" | "no" | "off" => Some(false),
-        _ => None,
     }
 }
 

@@ -18,6 +18,8 @@
 use axum::http::HeaderName;
 use std::{net::SocketAddr, time::Duration};
 
+mod env;
+
 /// A setting that cannot be used, in one line naming it:
 /// `ACCESS_TOKEN_TTL="banana": expected a duration like 15m or 2s`.
 #[derive(Debug, thiserror::Error)]
