@@ -470,8 +470,9 @@ fn deny() -> Result {
     let home = env::var("CARGO_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env::var("HOME").unwrap_or_default()).join(".cargo"));
+    // A failed fetch leaves `db.lock` behind: only a database directory counts.
     let have_db = std::fs::read_dir(home.join("advisory-dbs"))
-        .map(|mut d| d.next().is_some())
+        .map(|d| d.flatten().any(|e| e.path().is_dir()))
         .unwrap_or(false);
     if have_db {
         run("cargo", &["deny", "--offline", "check", "advisories"])
