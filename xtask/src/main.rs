@@ -305,7 +305,8 @@ fn lint() -> Result {
             &[("RUSTDOCFLAGS", "-D warnings")],
         )?;
     }
-    Ok(())
+    step("cargo package (the engine builds on its own, as it would be published)");
+    run("cargo", &["package", "-p", "sessionflow", "--allow-dirty"])
 }
 
 /// Every layer: unit and integration tests (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
