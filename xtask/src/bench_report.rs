@@ -9,9 +9,36 @@ use std::collections::BTreeMap;
 pub struct Meta {
     pub commit: String,
     pub machine: String,
-    /// (raw, gzip) bytes of the release bundle.
-    pub wasm: (u64, u64),
-    pub js: (u64, u64),
+    /// Bytes of the release bundle's files.
+    pub wasm: Sizes,
+    pub js: Sizes,
+    pub css: Sizes,
+}
+
+/// One file of the bundle: as built, and as it goes on the wire to a browser that accepts gzip
+/// or brotli (the precompressed `.gz` and `.br` files the server sends; 0 when missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sizes {
+    pub raw: u64,
+    pub gzip: u64,
+    pub brotli: u64,
+}
+
+impl Sizes {
+    fn json(self) -> String {
+        format!(
+            "{{\"raw\": {}, \"gzip\": {}, \"brotli\": {}}}",
+            self.raw, self.gzip, self.brotli
+        )
+    }
+}
+
+impl Meta {
+    /// What a first visit downloads of the bundle with brotli (every later visit: nothing, the
+    /// names are content-hashed and cached for a year). The page itself is not counted.
+    pub fn first_visit_bytes(&self) -> u64 {
+        self.wasm.brotli + self.js.brotli + self.css.brotli
+    }
 }
 
 /// One (server, endpoint, connections) over all rounds.
@@ -191,17 +218,17 @@ impl Report {
             .collect();
         format!(
             "{{\"commit\": \"{}\", \"machine\": \"{}\", \"rounds\": {}, \"rows\": [\n  {}\n], \
-             \"rss_256_kib\": {}, \"wasm\": {{\"raw\": {}, \"gzip\": {}}}, \
-             \"js\": {{\"raw\": {}, \"gzip\": {}}}}}\n",
+             \"rss_256_kib\": {}, \"wasm\": {}, \"js\": {}, \"css\": {}, \
+             \"first_visit_bytes\": {}}}\n",
             esc(&meta.commit),
             esc(&meta.machine),
             self.rounds,
             rows.join(",\n  "),
             self.rss_256(),
-            meta.wasm.0,
-            meta.wasm.1,
-            meta.js.0,
-            meta.js.1
+            meta.wasm.json(),
+            meta.js.json(),
+            meta.css.json(),
+            meta.first_visit_bytes()
         )
     }
 }
@@ -243,8 +270,21 @@ mod tests {
         let meta = Meta {
             commit: "abc123".into(),
             machine: "2 × test cpu".into(),
-            wasm: (900_000, 360_000),
-            js: (27_000, 7_500),
+            wasm: Sizes {
+                raw: 900_000,
+                gzip: 360_000,
+                brotli: 250_000,
+            },
+            js: Sizes {
+                raw: 27_000,
+                gzip: 7_500,
+                brotli: 6_500,
+            },
+            css: Sizes {
+                raw: 5_000,
+                gzip: 1_600,
+                brotli: 1_300,
+            },
         };
         let json = Report::from_tsv(TSV).json(&meta);
         for part in [
@@ -252,8 +292,10 @@ mod tests {
             "\"rounds\": 2",
             "{\"server\": \"ceiling\", \"endpoint\": \"hello\", \"connections\": 64, \"rps\": 85000,",
             "\"rss_256_kib\": 38000",
-            "\"wasm\": {\"raw\": 900000, \"gzip\": 360000}",
-            "\"js\": {\"raw\": 27000, \"gzip\": 7500}",
+            "\"wasm\": {\"raw\": 900000, \"gzip\": 360000, \"brotli\": 250000}",
+            "\"js\": {\"raw\": 27000, \"gzip\": 7500, \"brotli\": 6500}",
+            "\"css\": {\"raw\": 5000, \"gzip\": 1600, \"brotli\": 1300}",
+            "\"first_visit_bytes\": 257800",
         ] {
             assert!(json.contains(part), "{part} in {json}");
         }

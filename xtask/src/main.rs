@@ -389,12 +389,14 @@ fn bench(micro: bool) -> Result {
 
 /// The commit, the machine, the bundle sizes.
 fn bench_meta() -> bench_report::Meta {
-    let size = |path: &str| -> (u64, u64) {
-        let raw = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let gzip = output("sh", &["-c", &format!("gzip -9c {path} | wc -c")])
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        (raw, gzip)
+    // As the server sends them: the precompressed files `--precompress` made beside each one.
+    let size = |path: &str| -> bench_report::Sizes {
+        let len = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        bench_report::Sizes {
+            raw: len(path),
+            gzip: len(&format!("{path}.gz")),
+            brotli: len(&format!("{path}.br")),
+        }
     };
     let mut commit = output("git", &["rev-parse", "--short", "HEAD"])
         .unwrap_or_default()
@@ -418,6 +420,7 @@ fn bench_meta() -> bench_report::Meta {
         machine: format!("{cores} × {cpu}"),
         wasm: size(&bundle_file("wasm")),
         js: size(&bundle_file("js")),
+        css: size(&bundle_file("css")),
     }
 }
 
