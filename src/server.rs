@@ -38,6 +38,14 @@ pub use metrics::{RefreshPath, RequestKind};
 pub use refresh_store::RefreshFailure;
 pub use request::RequestSession;
 
+/// Opens an `sqlx::AnyPool` on `url` (`sqlite://…` or `postgres://…`) with sqlx's drivers
+/// installed, ready for [`Auth::connect`]. Apps that tune their pool open it themselves (after
+/// `sqlx::any::install_default_drivers()`).
+pub async fn any_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
+    sqlx::any::install_default_drivers();
+    AnyPool::connect(url).await
+}
+
 /// Serves `app` on `listener` the way the engine needs: with each connection's peer address (the
 /// rate limits count per client address; without it every client would share one bucket) and a
 /// graceful stop on SIGTERM or Ctrl-C.
