@@ -86,10 +86,25 @@ impl RateLimits {
         ip: IpAddr,
         account: &str,
     ) -> Result<Result<(), Limited>, sqlx::Error> {
-        match self {
-            Self::Memory(l) => Ok(l.check(attempt, ip, account)),
-            Self::Shared(l) => l.check(db, attempt, ip, account).await,
+        let shared = match self {
+            Self::Memory(l) => return Ok(l.check(attempt, ip, account)),
+            Self::Shared(l) => l,
+        };
+        let by_address = format!("{}/address/{ip}", attempt.name());
+        if let Some(retry_after) = take(db, &by_address, shared.per_address).await? {
+            return Ok(Err(Limited {
+                bucket: Bucket::Address,
+                retry_after,
+            }));
         }
+        let by_account = format!("{}/account/{ip}/{account}", attempt.name());
+        if let Some(retry_after) = take(db, &by_account, shared.per_account).await? {
+            return Ok(Err(Limited {
+                bucket: Bucket::Account,
+                retry_after,
+            }));
+        }
+        Ok(Ok(()))
     }
 
     pub fn retain_recent(&self) {
@@ -99,36 +114,10 @@ impl RateLimits {
     }
 }
 
-/// Buckets in the database: a GCRA per bucket, one conditional upsert per attempt.
+/// Buckets in the database: a GCRA per bucket, one conditional upsert per attempt ([`take`]).
 pub(crate) struct SharedLimiter {
     per_address: RateLimit,
     per_account: RateLimit,
-}
-
-impl SharedLimiter {
-    async fn check(
-        &self,
-        db: &sqlx::AnyPool,
-        attempt: Attempt,
-        ip: IpAddr,
-        account: &str,
-    ) -> Result<Result<(), Limited>, sqlx::Error> {
-        let by_address = format!("{}/address/{ip}", attempt.name());
-        if let Some(retry_after) = take(db, &by_address, self.per_address).await? {
-            return Ok(Err(Limited {
-                bucket: Bucket::Address,
-                retry_after,
-            }));
-        }
-        let by_account = format!("{}/account/{ip}/{account}", attempt.name());
-        if let Some(retry_after) = take(db, &by_account, self.per_account).await? {
-            return Ok(Err(Limited {
-                bucket: Bucket::Account,
-                retry_after,
-            }));
-        }
-        Ok(Ok(()))
-    }
 }
 
 /// One attempt from bucket `name`: `None` when it had room, else the seconds to wait. GCRA: each

@@ -158,21 +158,29 @@ impl Kinds {
         }
     }
 
-    fn of(&self, path: &str, res: &axum::response::Response) -> RequestKind {
+    /// What the path alone says: a server function or the API; `None` for everything else
+    /// (a page or a static file, told apart by the response).
+    fn by_path(&self, path: &str) -> Option<RequestKind> {
         if self.server_fns.contains(path) {
-            RequestKind::ServerFn
+            Some(RequestKind::ServerFn)
         } else if super::config::is_api_path(&self.api_prefix, path) || path == "/healthz" {
-            RequestKind::Api
-        } else if res
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("text/html"))
-        {
-            RequestKind::Page
+            Some(RequestKind::Api)
         } else {
-            RequestKind::Static
+            None
         }
+    }
+}
+
+fn page_or_static(res: &axum::response::Response) -> RequestKind {
+    let html = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html {
+        RequestKind::Page
+    } else {
+        RequestKind::Static
     }
 }
 
@@ -183,8 +191,12 @@ pub(crate) async fn timed(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let started = std::time::Instant::now();
-    let path = req.uri().path().to_owned();
+    // Classified before the request moves on, so its path need not be copied.
+    let kind = kinds.by_path(req.uri().path());
     let res = next.run(req).await;
-    request_duration(kinds.of(&path, &res), started.elapsed());
+    request_duration(
+        kind.unwrap_or_else(|| page_or_static(&res)),
+        started.elapsed(),
+    );
     res
 }
