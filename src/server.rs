@@ -28,6 +28,7 @@ mod page_layer;
 mod refresh_store;
 mod request;
 mod status;
+mod store;
 mod tokens;
 
 pub use accounts::ClientInfo;
@@ -37,9 +38,11 @@ pub use install::PagePolicy;
 pub use metrics::{RefreshPath, RequestKind};
 pub use refresh_store::RefreshFailure;
 pub use request::RequestSession;
+pub use store::Database;
 
 /// Opens an `sqlx::AnyPool` on `url` (`sqlite://…` or `postgres://…`) with sqlx's drivers
-/// installed, ready for [`Auth::connect`]. Apps that tune their pool open it themselves (after
+/// installed, for an app that keeps its own tables on either backend; [`Auth::connect`] takes
+/// it (or a native `SqlitePool`/`PgPool`). Apps that tune their pool open it themselves (after
 /// `sqlx::any::install_default_drivers()`).
 pub async fn any_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
@@ -126,7 +129,7 @@ pub struct Principal {
 pub struct Auth(Arc<Inner>);
 
 struct Inner {
-    db: AnyPool,
+    store: Arc<dyn store::Store>,
     keys: Keys,
     config: AuthConfig,
     flights: flight::Flights,
@@ -137,101 +140,66 @@ struct Inner {
     listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The periodic sweep starts once per engine, however many routers it is installed on.
     sweeper: std::sync::Once,
-    /// SQLite has one writer at a time; queueing writers here is far cheaper than letting them
-    /// spin in SQLite's sleeping busy handler. `None` on PostgreSQL. (Other processes on the same
-    /// file still meet at SQLite's lock, with its busy timeout.)
-    sqlite_writes: Option<tokio::sync::Mutex<()>>,
 }
 
 impl Auth {
     /// Applies the engine's own migrations (users, sessions, refresh tokens, idempotency
-    /// records) to the app's pool and returns the engine. The pool is an `sqlx::AnyPool` over
-    /// SQLite or PostgreSQL (call `sqlx::any::install_default_drivers()` before opening it); the
-    /// app's own tables and migrations stay the app's: both migrators share sqlx's bookkeeping
-    /// table and ignore each other's versions.
+    /// records, rate limits) and returns the engine. `db` is the app's pool: an `sqlx::AnyPool`
+    /// (the engine opens a native pool on the same URL, as large) or a native `SqlitePool` or
+    /// `PgPool` (used as it is). The app's own tables and migrations stay the app's: both
+    /// migrators share sqlx's bookkeeping table and ignore each other's versions.
     pub async fn connect(
-        db: AnyPool,
+        db: impl Into<Database>,
         config: AuthConfig,
     ) -> Result<Self, sqlx::migrate::MigrateError> {
-        db::migrate(&db).await?;
-        let auth = Self::with_migrated(db, config);
-        auth.listen_for_revocations();
+        let store = db.into().store();
+        store.migrate().await?;
+        let auth = Self::with_store(store, config);
+        auth.follow_revocations();
         Ok(auth)
     }
 
-    /// On PostgreSQL: forgets the sessions other instances revoke, as they announce them.
-    fn listen_for_revocations(&self) {
-        if self.0.sqlite_writes.is_some() || self.0.config.liveness_ttl.is_zero() {
+    /// Forgets the sessions other instances revoke, as they announce them (PostgreSQL).
+    fn follow_revocations(&self) {
+        if self.0.config.liveness_ttl.is_zero() {
             return;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let weak = Arc::downgrade(&self.0);
-        let url = self.db().connect_options().database_url.to_string();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        *self.0.listener_stop.lock().expect("listener slot") = Some(stop);
-        handle.spawn(async move {
-            let mut listener = loop {
-                match sqlx::postgres::PgListener::connect(&url).await {
-                    Ok(l) => break l,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot listen for revocations yet");
-                        tokio::select! {
-                            _ = &mut stopped => return,
-                            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                        }
-                    }
-                }
+        let on: store::OnAnnouncement = Box::new(move |payload| {
+            let Some(inner) = weak.upgrade() else {
+                return false;
             };
-            if let Err(e) = listener.listen(liveness::CHANNEL).await {
-                tracing::warn!(error = %e, "cannot listen for revocations");
-                return;
+            match payload {
+                Some(p) => inner.live.apply(p),
+                None => inner.live.forget_all(),
             }
-            tracing::debug!("listening for revocations from other instances");
-            loop {
-                let next = tokio::select! {
-                    _ = &mut stopped => return,
-                    next = listener.try_recv() => next,
-                };
-                let Some(inner) = weak.upgrade() else { return };
-                match next {
-                    Ok(Some(n)) => {
-                        tracing::debug!(payload = n.payload(), "revocation announced");
-                        metrics::revocation_announcement("received");
-                        inner.live.apply(n.payload());
-                    }
-                    // The connection dropped (it is made again on the next call): whatever was
-                    // announced meanwhile is lost, so nothing remembered is believed.
-                    Ok(None) => inner.live.forget_all(),
-                    Err(e) => {
-                        inner.live.forget_all();
-                        drop(inner);
-                        tracing::warn!(error = %e, "revocation listener failed; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
+            true
         });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        *self.0.listener_stop.lock().expect("listener slot") = Some(stop);
+        let store = self.0.store.clone();
+        handle.spawn(async move { store.follow_announcements(on, stopped).await });
     }
 
-    fn with_migrated(db: AnyPool, config: AuthConfig) -> Self {
+    fn with_store(store: Arc<dyn store::Store>, config: AuthConfig) -> Self {
         use secrecy::ExposeSecret;
-        let sqlite = db.connect_options().database_url.scheme() == "sqlite";
+        let shared_limits = store.backend() == store::Backend::Postgres;
         Self(Arc::new(Inner {
-            sqlite_writes: sqlite.then(|| tokio::sync::Mutex::new(())),
             keys: Keys::new(
                 config.secret.expose_secret(),
                 config.accepted_secrets.iter().map(|s| s.expose_secret()),
                 &config.tokens,
             ),
             flights: flight::Flights::new(config.tokens.reuse_grace),
-            limiter: limits::RateLimits::new(&config.limits, !sqlite),
+            limiter: limits::RateLimits::new(&config.limits, shared_limits),
             hashing: limits::HashPool::new(&config.limits),
             live: liveness::LiveSessions::new(config.liveness_ttl),
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
-            db,
+            store,
             config,
         }))
     }
@@ -241,8 +209,8 @@ impl Auth {
         &self.0.config
     }
 
-    pub(crate) fn db(&self) -> &AnyPool {
-        &self.0.db
+    pub(crate) fn store(&self) -> &dyn store::Store {
+        &*self.0.store
     }
 
     pub(crate) fn token_config(&self) -> &TokenConfig {
@@ -255,14 +223,6 @@ impl Auth {
 
     pub(crate) fn keys(&self) -> &Keys {
         &self.0.keys
-    }
-
-    /// Held around multi-statement write transactions (see `Inner::sqlite_writes`).
-    pub(crate) async fn sqlite_write_lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match &self.0.sqlite_writes {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        }
     }
 
     /// Spawns the periodic sweep of expired sessions, old spent tokens and idempotency records

@@ -159,14 +159,19 @@ fn api_routes(auth: &Auth) -> (Router<AppState>, utoipa::openapi::OpenApi) {
 )]
 struct ApiDoc;
 
-/// 200 when the database answers, 503 otherwise.
+/// 200 when the database answers, 503 otherwise. Both pools are asked: the app's (notes) and
+/// the engine's (sessions), which are separate pools on the same database.
 #[utoipa::path(get, path = "/healthz", tag = "health",
     responses(
         (status = 200, description = "The database answers (and, on SQLite, takes writes)", body = String),
         (status = 503, description = "The database is down, locked or slow", body = String),
     ))]
-async fn healthz(State(auth): State<Auth>) -> (StatusCode, &'static str) {
-    match auth.health().await {
+async fn healthz(
+    State(auth): State<Auth>,
+    State(db): State<AnyPool>,
+) -> (StatusCode, &'static str) {
+    let app = sqlx::query("SELECT 1").execute(&db).await.map(drop);
+    match app.and(auth.health().await) {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

@@ -3,6 +3,7 @@
 use super::{
     db,
     limits::{Attempt, Busy},
+    store::NewAccount,
     Auth, Error, TokenPair,
 };
 use crate::{
@@ -13,7 +14,6 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
-use sqlx::Row;
 
 /// A hash of a random password, verified against when the email is unknown so that a miss
 /// costs as much time as a wrong password.
@@ -56,7 +56,7 @@ impl Auth {
         let checked = self
             .0
             .limiter
-            .check(self.db(), attempt, who.ip, email.as_str())
+            .check(self.store(), attempt, who.ip, email.as_str())
             .await?;
         checked.map_err(|limited| {
             tracing::info!(ip = %who.ip, ?attempt, bucket = limited.bucket.name(), "sign-in rate limit reached");
@@ -106,19 +106,14 @@ impl Auth {
             email: email.as_str().to_owned(),
         };
         // The user and its first session in one transaction: a failure leaves neither.
-        let _turn = self.sqlite_write_lock().await;
-        let mut tx = self.db().begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&hash)
-        .bind(db::now_ms())
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
+        let (session, refresh) = self.new_session(&user.id, who.user_agent);
+        let account = NewAccount {
+            user: &user,
+            password_hash: &hash,
+            now: db::now_ms(),
+        };
+        match self.store().create_account(account, session.as_new()).await {
+            Ok(()) => {}
             Err(e) if db::is_unique_violation(&e) => {
                 return Err(ApiError::validation(
                     "email",
@@ -129,9 +124,7 @@ impl Auth {
             }
             Err(e) => return Err(e.into()),
         }
-        let issued = self.open_session(&mut tx, user, who.user_agent).await?;
-        tx.commit().await?;
-        Ok(issued)
+        Ok(self.pair(user, session.id, refresh))
     }
 
     /// Signs in. `invalid_credentials` for an unknown email or a wrong password alike;
@@ -155,18 +148,8 @@ impl Auth {
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
         self.limit(Attempt::SignIn, who, &email).await?;
-        let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(self.db())
-            .await?;
-        let (user, hash) = match row {
-            Some(r) => {
-                let user = User {
-                    id: r.try_get("id")?,
-                    email: r.try_get("email")?,
-                };
-                (Some(user), Some(r.try_get::<String, _>("password_hash")?))
-            }
+        let (user, hash) = match self.store().find_account(email.as_str()).await? {
+            Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
         // An unknown email costs a full verification too (against a dummy hash, built on the

@@ -1,37 +1,11 @@
-//! The database: the app's `sqlx::AnyPool` over SQLite or PostgreSQL, and the engine's own
-//! migrations. All SQL in this crate is portable: `$n` placeholders (sqlx's SQLite driver binds them
-//! by number), `TEXT` ids and hashes, `BIGINT` unix-millisecond timestamps.
-
-use sqlx::{AnyPool, Executor};
-
-/// Applies the engine's own migrations (`src/migrations`, embedded at compile time) to the app's
-/// pool. The app's migrations share sqlx's bookkeeping table, so each migrator ignores the
-/// other's versions.
-pub(crate) async fn migrate(db: &AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut migrator = sqlx::migrate!("./src/migrations");
-    migrator.set_ignore_missing(true);
-    migrator.run(db).await
-}
+//! Time and errors as the stores keep them (the SQL itself is in `store/`).
 
 impl super::Auth {
     /// Whether the database can take the writes signing in needs. PostgreSQL: it answers.
-    /// SQLite: a reader always gets through (WAL), so this takes the write lock for an instant
-    /// (`BEGIN IMMEDIATE`, then `ROLLBACK`), which fails after the busy timeout while another
-    /// process holds it.
+    /// SQLite: it grants the write lock for an instant (a reader always gets through, WAL), which
+    /// fails after the busy timeout while another process holds it.
     pub async fn health(&self) -> Result<(), sqlx::Error> {
-        let Some(turn) = self.0.sqlite_writes.as_ref() else {
-            sqlx::query("SELECT 1").execute(self.db()).await?;
-            return Ok(());
-        };
-        let _turn = turn.lock().await;
-        let mut conn = self.db().acquire().await?;
-        conn.execute("BEGIN IMMEDIATE").await?;
-        if let Err(e) = conn.execute("ROLLBACK").await {
-            // Never hand a connection with an open transaction back to the pool.
-            conn.detach();
-            return Err(e);
-        }
-        Ok(())
+        self.store().health().await
     }
 }
 

@@ -19,7 +19,6 @@ use axum::{
     Json,
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use std::time::Duration;
 
 pub const HEADER: &str = "idempotency-key";
@@ -111,26 +110,6 @@ fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
-struct Record {
-    fingerprint: String,
-    status: Option<i32>,
-    headers: Option<String>,
-    body: Option<String>,
-    created_at: i64,
-}
-
-impl Record {
-    fn read(row: &sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            fingerprint: row.try_get("fingerprint")?,
-            status: row.try_get("status")?,
-            headers: row.try_get("headers")?,
-            body: row.try_get("body")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
-
 enum Claim {
     Mine,
     Replay(Response),
@@ -153,31 +132,19 @@ impl Store {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let now = super::db::now_ms();
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING",
-            )
-            .bind(&self.user_id)
-            .bind(&self.key)
-            .bind(&self.fingerprint)
-            .bind(now)
-            .execute(self.auth.db())
-            .await
-            .map_err(unavailable)?;
-            if inserted.rows_affected() == 1 {
+            let store = self.auth.store();
+            let claimed = store
+                .claim_key(&self.user_id, &self.key, &self.fingerprint, now)
+                .await
+                .map_err(unavailable)?;
+            if claimed {
                 return Ok(Claim::Mine);
             }
-            let row = sqlx::query(
-                "SELECT fingerprint, status, headers, body, created_at FROM idempotency_keys \
-                 WHERE user_id = $1 AND key = $2",
-            )
-            .bind(&self.user_id)
-            .bind(&self.key)
-            .fetch_optional(self.auth.db())
-            .await
-            .map_err(unavailable)?;
-            let Some(row) = row else { continue }; // deleted meanwhile: claim again
-            let record = Record::read(&row).map_err(unavailable)?;
+            let record = store
+                .read_key(&self.user_id, &self.key)
+                .await
+                .map_err(unavailable)?;
+            let Some(record) = record else { continue }; // deleted meanwhile: claim again
             if record.fingerprint != self.fingerprint {
                 return Err(mismatch());
             }
@@ -221,18 +188,19 @@ impl Store {
             })
             .collect();
         let stored = match std::str::from_utf8(&bytes) {
-            Ok(text) => sqlx::query(
-                "UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 \
-                 WHERE user_id = $4 AND key = $5",
-            )
-            .bind(i32::from(status.as_u16()))
-            .bind(serde_json::to_string(&kept).unwrap_or_default())
-            .bind(text)
-            .bind(&self.user_id)
-            .bind(&self.key)
-            .execute(self.auth.db())
-            .await
-            .map(|_| ()),
+            Ok(text) => {
+                let headers = serde_json::to_string(&kept).unwrap_or_default();
+                self.auth
+                    .store()
+                    .finish_key(
+                        &self.user_id,
+                        &self.key,
+                        i32::from(status.as_u16()),
+                        &headers,
+                        text,
+                    )
+                    .await
+            }
             Err(_) => {
                 self.release().await;
                 Ok(())
@@ -246,10 +214,10 @@ impl Store {
     }
 
     async fn release(&self) {
-        let done = sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-            .bind(&self.user_id)
-            .bind(&self.key)
-            .execute(self.auth.db())
+        let done = self
+            .auth
+            .store()
+            .release_key(&self.user_id, &self.key)
             .await;
         if let Err(e) = done {
             tracing::error!(error = %e, "could not release an idempotency key");
@@ -300,17 +268,6 @@ fn replay(status: i32, headers: Option<String>, body: Option<String>) -> Respons
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-impl Auth {
-    /// Deletes idempotency records older than [`KEEP_MS`].
-    pub(crate) async fn sweep_idempotency(&self, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-            .bind(now - KEEP_MS)
-            .execute(self.db())
-            .await?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@
 //! The buckets live in memory on SQLite (one instance) and in the database on PostgreSQL, so a
 //! limit holds across every instance that shares it (one atomic GCRA upsert per bucket).
 
-use super::config::{Limits, RateLimit};
+use super::{
+    config::{Limits, RateLimit},
+    store::Store,
+};
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::{
     net::IpAddr,
@@ -81,7 +84,7 @@ impl RateLimits {
     /// Takes one attempt from the address's and then the (address, account) bucket.
     pub async fn check(
         &self,
-        db: &sqlx::AnyPool,
+        store: &dyn Store,
         attempt: Attempt,
         ip: IpAddr,
         account: &str,
@@ -91,14 +94,14 @@ impl RateLimits {
             Self::Shared(l) => l,
         };
         let by_address = format!("{}/address/{ip}", attempt.name());
-        if let Some(retry_after) = take(db, &by_address, shared.per_address).await? {
+        if let Some(retry_after) = take(store, &by_address, shared.per_address).await? {
             return Ok(Err(Limited {
                 bucket: Bucket::Address,
                 retry_after,
             }));
         }
         let by_account = format!("{}/account/{ip}/{account}", attempt.name());
-        if let Some(retry_after) = take(db, &by_account, shared.per_account).await? {
+        if let Some(retry_after) = take(store, &by_account, shared.per_account).await? {
             return Ok(Err(Limited {
                 bucket: Bucket::Account,
                 retry_after,
@@ -123,48 +126,16 @@ pub(crate) struct SharedLimiter {
 /// One attempt from bucket `name`: `None` when it had room, else the seconds to wait. GCRA: each
 /// attempt moves the bucket's theoretical arrival time (`tat`) one interval `t` later, and an
 /// attempt is refused when that would put it more than the whole burst ahead of now.
-async fn take(
-    db: &sqlx::AnyPool,
-    name: &str,
-    limit: RateLimit,
-) -> Result<Option<u64>, sqlx::Error> {
-    use sqlx::Row;
+async fn take(store: &dyn Store, name: &str, limit: RateLimit) -> Result<Option<u64>, sqlx::Error> {
     let burst = i64::from(limit.burst.max(1));
     let t = (limit.per.as_millis() as i64 / burst).max(1);
     let now = super::db::now_ms();
     let bucket = super::tokens::token_hash(name);
-    let taken = sqlx::query(
-        "INSERT INTO rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
-         ON CONFLICT (bucket) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
-         WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 RETURNING tat",
-    )
-    .bind(&bucket)
-    .bind(now)
-    .bind(t)
-    .bind(t * burst)
-    .fetch_optional(db)
-    .await?;
-    if taken.is_some() {
+    let Some(tat) = store.take_bucket(&bucket, now, t, t * burst).await? else {
         return Ok(None);
-    }
-    let tat: i64 = sqlx::query("SELECT tat FROM rate_limits WHERE bucket = $1")
-        .bind(&bucket)
-        .fetch_optional(db)
-        .await?
-        .map(|r| r.try_get("tat"))
-        .transpose()?
-        .unwrap_or(now);
+    };
     let wait_ms = tat.max(now) + t - now - t * burst;
     Ok(Some((wait_ms.max(0) as u64).div_ceil(1000).max(1)))
-}
-
-/// Deletes the rows of buckets that are full again (nothing to remember).
-pub(crate) async fn sweep_shared(db: &sqlx::AnyPool, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
-        .bind(now)
-        .execute(db)
-        .await
-        .map(drop)
 }
 
 type ByAccount = DefaultKeyedRateLimiter<(IpAddr, String)>;

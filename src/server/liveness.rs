@@ -14,10 +14,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The PostgreSQL channel revocations are announced on; payload `s:<session id>` or
-/// `u:<user id>`.
-pub(crate) const CHANNEL: &str = "sessionflow_revocations";
-
 /// Entries kept at most (a bound against many sessions: the oldest half goes when it is full).
 const MAX_ENTRIES: usize = 100_000;
 

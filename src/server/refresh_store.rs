@@ -1,17 +1,18 @@
 //! Sessions (refresh families) and the rotation of their refresh tokens.
 //!
-//! Rotation is one transaction whose first statement is a conditional update that can succeed
-//! once per token (`… SET spent_at = now WHERE hash = ? AND spent_at IS NULL …`). Whoever loses
-//! that race, in this process or another, sees the token as spent and takes the grace path.
+//! The rules live here; the SQL is in `store/` (one rotation per backend). A rotation spends its
+//! token with a conditional update that can succeed once per token. Whoever loses that race, in
+//! this process or another, sees the token as spent and takes the grace path.
 
 use super::{
     db::now_ms,
     flight, metrics,
     metrics::{RefreshOutcome, RefreshPath},
-    secs, tokens, Auth, Principal, TokenPair,
+    secs,
+    store::{NewSession, Rotation, TokenState},
+    tokens, Auth, Principal, TokenPair,
 };
 use crate::types::{SessionInfo, User};
-use sqlx::Row;
 
 /// Why a refresh did not produce a pair. `Invalid` is definitive (401, cookies cleared);
 /// `Unavailable` is transient (503, cookies kept).
@@ -49,47 +50,24 @@ impl Auth {
         user: User,
         user_agent: Option<&str>,
     ) -> Result<TokenPair, sqlx::Error> {
-        let _turn = self.sqlite_write_lock().await;
-        let mut tx = self.db().begin().await?;
-        let issued = self.open_session(&mut tx, user, user_agent).await?;
-        tx.commit().await?;
-        Ok(issued)
+        let (session, refresh) = self.new_session(&user.id, user_agent);
+        self.store().create_session(session.as_new()).await?;
+        Ok(self.pair(user, session.id, refresh))
     }
 
-    /// Inserts a session and its first refresh token inside the caller's transaction (sign-in
-    /// opens its own; registration shares one with the new user row).
-    pub(crate) async fn open_session(
-        &self,
-        tx: &mut sqlx::AnyConnection,
-        user: User,
-        user_agent: Option<&str>,
-    ) -> Result<TokenPair, sqlx::Error> {
+    /// A new session's row and its first refresh token (in clear), not yet stored.
+    pub(crate) fn new_session(&self, user_id: &str, user_agent: Option<&str>) -> (Opening, String) {
         let now = now_ms();
-        let sid = uuid::Uuid::new_v4().to_string();
         let refresh = tokens::random_refresh_token();
-        let expires = now + self.refresh_ttl_ms();
-        let ua = user_agent.map(|s| s.chars().take(256).collect::<String>());
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
-             VALUES ($1, $2, $3, $3, $4, $5)",
-        )
-        .bind(&sid)
-        .bind(&user.id)
-        .bind(now)
-        .bind(expires)
-        .bind(ua)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(tokens::token_hash(&refresh))
-        .bind(&sid)
-        .bind(now)
-        .bind(expires)
-        .execute(&mut *tx)
-        .await?;
-        Ok(self.pair(user, sid, refresh))
+        let opening = Opening {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            user_agent: user_agent.map(str::to_owned),
+            refresh_hash: tokens::token_hash(&refresh),
+            now,
+            expires_at: now + self.refresh_ttl_ms(),
+        };
+        (opening, refresh)
     }
 
     /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
@@ -176,39 +154,12 @@ impl Auth {
         }
     }
 
-    /// `Some(spent)` for a stored token, `None` for an unknown one.
     async fn token_state(&self, hash: &str) -> Result<Option<bool>, sqlx::Error> {
-        let row = sqlx::query("SELECT spent_at FROM refresh_tokens WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(self.db())
-            .await?;
-        row.map(|r| Ok(r.try_get::<Option<i64>, _>("spent_at")?.is_some()))
-            .transpose()
+        self.store().token_spent(hash).await
     }
 
-    /// Whether session `sid` is live (and, with `unspent`, whether that token of it is unspent).
     async fn session_live(&self, sid: &str, unspent: Option<&str>) -> Result<bool, sqlx::Error> {
-        let now = now_ms();
-        let row = match unspent {
-            None => sqlx::query(
-                "SELECT 1 AS live FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
-            )
-            .bind(sid)
-            .bind(now)
-            .fetch_optional(self.db())
-            .await?,
-            Some(hash) => sqlx::query(
-                "SELECT 1 AS live FROM sessions s JOIN refresh_tokens t ON t.session_id = s.id \
-                 WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
-                 AND t.hash = $3 AND t.spent_at IS NULL",
-            )
-            .bind(sid)
-            .bind(now)
-            .bind(hash)
-            .fetch_optional(self.db())
-            .await?,
-        };
-        Ok(row.is_some())
+        self.store().session_live(sid, unspent, now_ms()).await
     }
 
     async fn rotate(
@@ -217,58 +168,19 @@ impl Auth {
         hash: &str,
         noted: &mut Option<RefreshOutcome>,
     ) -> Result<TokenPair, RefreshFailure> {
-        let turn = self.sqlite_write_lock().await;
         let now = now_ms();
-        let mut tx = self.db().begin().await?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = $1 \
-             WHERE hash = $2 AND spent_at IS NULL AND expires_at > $1 RETURNING session_id",
-        )
-        .bind(now)
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = spent else {
-            tx.rollback().await?;
-            drop(turn);
+        let child = self.keys().successor(token);
+        let rotation = Rotation {
+            hash,
+            child_hash: &tokens::token_hash(&child),
+            now,
+            expires_at: now + self.refresh_ttl_ms(),
+        };
+        let Some(rotated) = self.store().rotate(rotation).await? else {
             return self.replayed(token, hash, now, noted).await;
         };
-        let sid: String = row.try_get("session_id")?;
-        let expires = now + self.refresh_ttl_ms();
-        // The session must be live; extending it answers who it belongs to in the same round
-        // trip (each statement is a hop to the database's thread: they are the rotation's cost).
-        let session = sqlx::query(
-            "UPDATE sessions SET last_used_at = $1, expires_at = $2 \
-             WHERE id = $3 AND revoked_at IS NULL AND expires_at > $1 \
-             RETURNING user_id, (SELECT email FROM users WHERE users.id = sessions.user_id) AS email",
-        )
-        .bind(now)
-        .bind(expires)
-        .bind(&sid)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(session) = session else {
-            tx.rollback().await?;
-            return Err(RefreshFailure::Invalid);
-        };
-        let user = User {
-            id: session.try_get("user_id")?,
-            email: session.try_get("email")?,
-        };
-        let child = self.keys().successor(token);
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(tokens::token_hash(&child))
-        .bind(&sid)
-        .bind(now)
-        .bind(expires)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         *noted = Some(RefreshOutcome::Rotated);
-        Ok(self.pair(user, sid, child))
+        Ok(self.pair(rotated.user, rotated.session_id, child))
     }
 
     /// The token was not spendable: unknown, expired, or already spent. Inside the grace window a
@@ -282,23 +194,14 @@ impl Auth {
         now: i64,
         noted: &mut Option<RefreshOutcome>,
     ) -> Result<TokenPair, RefreshFailure> {
-        let row = sqlx::query(
-            "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1",
-        )
-        .bind(hash)
-        .fetch_optional(self.db())
-        .await?;
-        let Some(row) = row else {
+        let Some(facts) = self.store().replay(hash).await? else {
             return Err(RefreshFailure::Invalid);
         };
-        let sid: String = row.try_get("session_id")?;
-        let user_id: String = row.try_get("user_id")?;
-        let revoked: Option<i64> = row.try_get("revoked_at")?;
-        let Some(spent_at) = row.try_get::<Option<i64>, _>("spent_at")? else {
-            return Err(RefreshFailure::Invalid); // expired, never spent
+        let (sid, user_id) = (facts.session_id, facts.user_id);
+        let Some(spent_at) = facts.spent_at else {
+            return Err(RefreshFailure::Invalid); // expired (or its session ended), never spent
         };
-        if revoked.is_some() {
+        if facts.session_revoked {
             return Err(RefreshFailure::Invalid);
         }
         let grace = self.token_config().reuse_grace.as_millis() as i64;
@@ -338,38 +241,28 @@ impl Auth {
     ) -> Result<TokenPair, RefreshFailure> {
         let mut current = token.to_owned();
         for _ in 0..MAX_CHAIN {
-            let Some((next, spent, expires)) = self.stored_successor(&current, sid).await? else {
+            let Some((next, state)) = self.stored_successor(&current, sid).await? else {
                 break;
             };
             current = next;
-            if spent.is_none() && expires > now {
+            if state.spent_at.is_none() && state.expires_at > now {
                 return self.pair_for_live(sid, current, now).await;
             }
         }
         Err(RefreshFailure::Invalid)
     }
 
-    /// The stored successor of `parent` in session `sid`, with its `spent_at` and `expires_at`,
-    /// under whichever accepted key rotated it (the signing key is tried first).
+    /// The stored successor of `parent` in session `sid`, with its state, under whichever
+    /// accepted key rotated it (the signing key is tried first).
     async fn stored_successor(
         &self,
         parent: &str,
         sid: &str,
-    ) -> Result<Option<(String, Option<i64>, i64)>, sqlx::Error> {
+    ) -> Result<Option<(String, TokenState)>, sqlx::Error> {
         for child in self.keys().successors(parent) {
-            let row = sqlx::query(
-                "SELECT spent_at, expires_at FROM refresh_tokens WHERE hash = $1 AND session_id = $2",
-            )
-            .bind(tokens::token_hash(&child))
-            .bind(sid)
-            .fetch_optional(self.db())
-            .await?;
-            if let Some(row) = row {
-                return Ok(Some((
-                    child,
-                    row.try_get("spent_at")?,
-                    row.try_get("expires_at")?,
-                )));
+            let hash = tokens::token_hash(&child);
+            if let Some(state) = self.store().token_in_session(&hash, sid).await? {
+                return Ok(Some((child, state)));
             }
         }
         Ok(None)
@@ -385,23 +278,15 @@ impl Auth {
         sid: &str,
         now: i64,
     ) -> Result<Option<TokenPair>, RefreshFailure> {
-        let Some((child, _, _)) = self.stored_successor(token, sid).await? else {
+        let Some((child, _)) = self.stored_successor(token, sid).await? else {
             return Ok(None);
         };
-        let _turn = self.sqlite_write_lock().await;
-        let marked = sqlx::query(
-            "UPDATE refresh_tokens SET replayed_at = $1 \
-             WHERE hash = $2 AND replayed_at IS NULL AND EXISTS ( \
-               SELECT 1 FROM refresh_tokens c \
-               WHERE c.hash = $3 AND c.session_id = $4 AND c.spent_at IS NULL AND c.expires_at > $1)",
-        )
-        .bind(now)
-        .bind(hash)
-        .bind(tokens::token_hash(&child))
-        .bind(sid)
-        .execute(self.db())
-        .await?;
-        if marked.rows_affected() != 1 {
+        let child_hash = tokens::token_hash(&child);
+        if !self
+            .store()
+            .mark_lost_answer(hash, &child_hash, sid, now)
+            .await?
+        {
             return Ok(None);
         }
         self.pair_for_live(sid, child, now).await.map(Some)
@@ -413,34 +298,10 @@ impl Auth {
         refresh: String,
         now: i64,
     ) -> Result<TokenPair, RefreshFailure> {
-        let mut conn = self.db().acquire().await?;
-        match self.live_session_user(&mut conn, sid, now).await? {
-            Some(user) => Ok(self.pair(user, sid.to_owned(), refresh)),
+        match self.store().live_session(sid, now).await? {
+            Some((user, _)) => Ok(self.pair(user, sid.to_owned(), refresh)),
             None => Err(RefreshFailure::Invalid),
         }
-    }
-
-    async fn live_session_user(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        sid: &str,
-        now: i64,
-    ) -> Result<Option<User>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
-        )
-        .bind(sid)
-        .bind(now)
-        .fetch_optional(&mut *conn)
-        .await?;
-        row.map(|r| {
-            Ok(User {
-                id: r.try_get("id")?,
-                email: r.try_get("email")?,
-            })
-        })
-        .transpose()
     }
 
     /// Checks that an access token's session is still live and returns its user.
@@ -459,51 +320,29 @@ impl Auth {
             return Ok(principal(user));
         }
         let revision = self.0.live.revision();
-        let row = sqlx::query(
-            "SELECT u.id, u.email, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
-        )
-        .bind(&claims.sid)
-        .bind(now)
-        .fetch_optional(self.db())
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let user = User {
-            id: row.try_get("id")?,
-            email: row.try_get("email")?,
+        let Some((user, expires_at)) = self.store().live_session(&claims.sid, now).await? else {
+            return Ok(None);
         };
-        let expires_at: i64 = row.try_get("expires_at")?;
         self.0
             .live
             .put(revision, &claims.sid, user.clone(), expires_at);
         Ok(principal(user))
     }
 
-    /// Forgets revoked sessions here and, on PostgreSQL, tells the other instances.
+    /// Forgets revoked sessions here and tells the other instances (PostgreSQL).
     async fn revoked(&self, payload: String) {
         self.0.live.apply(&payload);
-        if self.0.sqlite_writes.is_none() {
-            // `SELECT pg_notify(..)` answers a `void` column, which sqlx's Any driver cannot read.
-            let told = sqlx::query("SELECT 1 AS sent FROM pg_notify($1, $2)")
-                .bind(super::liveness::CHANNEL)
-                .bind(&payload)
-                .execute(self.db())
-                .await;
-            match told {
-                Ok(_) => metrics::revocation_announcement("sent"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not announce a revocation to other instances")
-                }
+        match self.store().announce(&payload).await {
+            Ok(true) => metrics::revocation_announcement("sent"),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not announce a revocation to other instances")
             }
         }
     }
 
     async fn revoke_family(&self, sid: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(sid)
-            .execute(self.db())
-            .await?;
+        self.store().revoke_session(sid, None, now).await?;
         self.revoked(format!("s:{sid}")).await;
         Ok(())
     }
@@ -517,12 +356,11 @@ impl Auth {
     ) -> Result<(), sqlx::Error> {
         let now = now_ms();
         let from_refresh = match refresh.filter(|t| plausible(t)) {
-            Some(t) => sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
-                .bind(tokens::token_hash(t))
-                .fetch_optional(self.db())
-                .await?
-                .map(|r| r.try_get::<String, _>("session_id"))
-                .transpose()?,
+            Some(t) => {
+                self.store()
+                    .session_of_token(&tokens::token_hash(t))
+                    .await?
+            }
             None => None,
         };
         for sid in [from_refresh.as_deref(), access_session]
@@ -544,97 +382,62 @@ impl Auth {
 
     /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
     pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(sid)
-        .bind(user_id)
-        .execute(self.db())
-        .await?;
+        let done = self
+            .store()
+            .revoke_session(sid, Some(user_id), now_ms())
+            .await?;
         self.revoked(format!("s:{sid}")).await;
-        Ok(done.rows_affected() == 1)
+        Ok(done)
     }
 
     /// Revokes every session of a user ("sign out everywhere"); returns how many were live.
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(user_id)
-        .execute(self.db())
-        .await?;
+        let done = self.store().revoke_user(user_id, now_ms()).await?;
         self.revoked(format!("u:{user_id}")).await;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// How many live sessions the user has, counting at most `cap` (a page that shows the
     /// number need not read every row of an account with thousands).
     pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sessions \
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 LIMIT $3) AS live",
-        )
-        .bind(user_id)
-        .bind(now_ms())
-        .bind(i64::from(cap))
-        .fetch_one(self.db())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
+        self.store().count_sessions(user_id, now_ms(), cap).await
     }
 
     /// The user's live sessions, most recently used first.
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, last_used_at, user_agent FROM sessions \
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-             ORDER BY last_used_at DESC, created_at DESC",
-        )
-        .bind(&who.user.id)
-        .bind(now_ms())
-        .fetch_all(self.db())
-        .await?;
-        rows.into_iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                Ok(SessionInfo {
-                    current: id == who.session_id,
-                    created_at: super::db::rfc3339(r.try_get("created_at")?),
-                    last_used_at: super::db::rfc3339(r.try_get("last_used_at")?),
-                    user_agent: r.try_get("user_agent")?,
-                    id,
-                })
+        let rows = self.store().list_sessions(&who.user.id, now_ms()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SessionInfo {
+                current: r.id == who.session_id,
+                created_at: super::db::rfc3339(r.created_at),
+                last_used_at: super::db::rfc3339(r.last_used_at),
+                user_agent: r.user_agent,
+                id: r.id,
             })
-            .collect()
+            .collect())
     }
 
-    /// Deletes expired sessions, revoked ones after a day, and spent tokens after a day (reuse of
-    /// a token older than that is answered as unknown rather than revoking).
+    /// Deletes expired sessions, revoked ones after a day, spent tokens after a day (reuse of
+    /// a token older than that is answered as unknown rather than revoking), old idempotency
+    /// records and full rate-limit buckets.
     pub async fn sweep(&self) -> Result<(), sqlx::Error> {
         let now = now_ms();
         let day = 24 * 3600 * 1000;
-        sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $2")
-            .bind(now)
-            .bind(now - day)
-            .execute(self.db())
-            .await?;
-        sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1 OR spent_at < $2")
-            .bind(now)
-            .bind(now - day)
-            .execute(self.db())
-            .await?;
-        if matches!(self.0.limiter, super::limits::RateLimits::Shared(_)) {
-            super::limits::sweep_shared(self.db(), now).await?;
-        }
-        self.sweep_idempotency(now).await
+        self.store()
+            .sweep(super::store::Sweep {
+                now,
+                spent_before: now - day,
+                idempotency_before: now - super::idempotency::KEEP_MS,
+            })
+            .await
     }
 
     fn refresh_ttl_ms(&self) -> i64 {
         self.token_config().refresh_ttl.as_millis() as i64
     }
 
-    fn pair(&self, user: User, session_id: String, refresh_token: String) -> TokenPair {
+    pub(crate) fn pair(&self, user: User, session_id: String, refresh_token: String) -> TokenPair {
         let access_max_age = secs(self.token_config().access_ttl);
         let (access_token, _) = self.keys().issue(&user.id, &session_id, access_max_age);
         TokenPair {
@@ -644,6 +447,29 @@ impl Auth {
             access_max_age,
             refresh_token,
             refresh_max_age: secs(self.token_config().refresh_ttl),
+        }
+    }
+}
+
+/// A session about to be opened (see [`Auth::new_session`]).
+pub(crate) struct Opening {
+    pub id: String,
+    user_id: String,
+    user_agent: Option<String>,
+    refresh_hash: String,
+    now: i64,
+    expires_at: i64,
+}
+
+impl Opening {
+    pub fn as_new(&self) -> NewSession<'_> {
+        NewSession {
+            id: &self.id,
+            user_id: &self.user_id,
+            user_agent: self.user_agent.as_deref(),
+            refresh_hash: &self.refresh_hash,
+            now: self.now,
+            expires_at: self.expires_at,
         }
     }
 }

@@ -1,0 +1,154 @@
+//! The store on PostgreSQL: a native `PgPool`; a rotation is one statement (one round trip);
+//! revocations are announced to the other instances with `NOTIFY`.
+
+use super::{
+    Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
+    StoredSession, Sweep, TokenState,
+};
+use crate::{server::metrics, types::User};
+use sqlx::{
+    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+    Postgres, Row,
+};
+use std::{str::FromStr, time::Duration};
+
+/// The channel revocations are announced on; payload `s:<session id>` or `u:<user id>`.
+const CHANNEL: &str = "sessionflow_revocations";
+
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+/// A native pool on the URL of the app's `AnyPool`.
+pub(super) fn lazy_pool(url: &str, max_connections: u32) -> PgPool {
+    let options = PgConnectOptions::from_str(url).unwrap_or_else(|_| PgConnectOptions::new());
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options)
+}
+
+impl PgStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// PostgreSQL takes concurrent writers itself: no turn to wait for.
+    async fn writer(&self) -> Option<()> {
+        None
+    }
+}
+
+insert_session_fn!(Postgres);
+
+store_impl!(PgStore, {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let mut migrator = sqlx::migrate!("./src/migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&self.pool).await
+    }
+
+    async fn health(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// One statement: spend the token (the conditional update that succeeds once per token, and
+    /// only while its session is live), extend the session, insert the successor, answer whose
+    /// session it is. A concurrent spender waits on the row and then finds it spent.
+    async fn rotate(&self, r: Rotation<'_>) -> Result<Option<Rotated>, sqlx::Error> {
+        let row = sqlx::query(
+            "WITH spent AS ( \
+               UPDATE refresh_tokens t SET spent_at = $1 \
+               WHERE t.hash = $2 AND t.spent_at IS NULL AND t.expires_at > $1 AND EXISTS ( \
+                 SELECT 1 FROM sessions s \
+                 WHERE s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $1) \
+               RETURNING t.session_id), \
+             extended AS ( \
+               UPDATE sessions s SET last_used_at = $1, expires_at = $3 FROM spent \
+               WHERE s.id = spent.session_id AND s.revoked_at IS NULL \
+               RETURNING s.id, s.user_id), \
+             child AS ( \
+               INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+               SELECT $4, id, $1, $3 FROM extended) \
+             SELECT e.id, e.user_id, u.email FROM extended e JOIN users u ON u.id = e.user_id",
+        )
+        .bind(r.now)
+        .bind(r.hash)
+        .bind(r.expires_at)
+        .bind(r.child_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Rotated {
+                session_id: r.try_get("id")?,
+                user: User {
+                    id: r.try_get("user_id")?,
+                    email: r.try_get("email")?,
+                },
+            })
+        })
+        .transpose()
+    }
+
+    async fn announce(&self, payload: &str) -> Result<bool, sqlx::Error> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    async fn follow_announcements(
+        &self,
+        on: OnAnnouncement,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
+    ) {
+        let mut listener = loop {
+            match PgListener::connect_with(&self.pool).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for revocations yet");
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                }
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for revocations");
+            return;
+        }
+        tracing::debug!("listening for revocations from other instances");
+        loop {
+            let next = tokio::select! {
+                _ = &mut stop => return,
+                next = listener.try_recv() => next,
+            };
+            let go_on = match next {
+                Ok(Some(n)) => {
+                    tracing::debug!(payload = n.payload(), "revocation announced");
+                    metrics::revocation_announcement("received");
+                    on(Some(n.payload()))
+                }
+                // The connection dropped (it is made again on the next call): whatever was
+                // announced meanwhile is lost, so nothing remembered is believed.
+                Ok(None) => on(None),
+                Err(e) => {
+                    let go_on = on(None);
+                    tracing::warn!(error = %e, "revocation listener failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    go_on
+                }
+            };
+            if !go_on {
+                return;
+            }
+        }
+    }
+});
