@@ -8,36 +8,26 @@
 //! - [`Error`]: the server-side error; it becomes the contract's [`ApiError`](crate::ApiError)
 //!   (and is logged, once) where it turns into a response.
 
+// The parts, one owner each (docs/architecture.md, "Modules"): `sessions` (rotation rules,
+// flights, liveness, token material), `accounts` (sign-in, registration, limits), `http` (the
+// layers, the JSON API, the server-function context), `store` (every SQL statement). The root
+// holds `Auth`, which composes them.
 mod accounts;
-pub mod api;
-mod client_ip;
 pub mod config;
-pub mod context;
-mod cookies;
-mod csrf;
 mod db;
 mod error;
-mod flight;
-mod headers;
-mod idempotency;
-mod install;
-mod limits;
-mod liveness;
+mod http;
 mod metrics;
-mod page_layer;
-mod refresh_store;
-mod request;
-mod status;
+mod sessions;
 mod store;
-mod tokens;
 
 pub use accounts::ClientInfo;
-pub use error::Error;
-pub use headers::provide_nonce;
-pub use install::PagePolicy;
+pub use error::{Error, RefreshFailure};
+pub use http::headers::provide_nonce;
+pub use http::install::PagePolicy;
+pub use http::request::RequestSession;
+pub use http::{api, context};
 pub use metrics::{RefreshPath, RequestKind};
-pub use refresh_store::RefreshFailure;
-pub use request::RequestSession;
 pub use store::Database;
 
 /// Opens an `sqlx::AnyPool` on `url` (`sqlite://…` or `postgres://…`) with sqlx's drivers
@@ -79,15 +69,15 @@ async fn shutdown_signal() {
 
 /// Axum extractors for the app's own handlers.
 pub mod extract {
-    pub use super::client_ip::ClientIp;
-    pub use super::request::{CurrentUser, MaybeUser};
+    pub use crate::server::http::client_ip::ClientIp;
+    pub use crate::server::http::request::{CurrentUser, MaybeUser};
 }
 
 use crate::types::User;
 use config::{AuthConfig, TokenConfig};
+use sessions::tokens::Keys;
 use sqlx::AnyPool;
 use std::{sync::Arc, time::Duration};
-use tokens::Keys;
 
 /// A freshly issued token pair. Lives only in memory and in the cookies it is written to.
 #[derive(Clone)]
@@ -132,10 +122,10 @@ struct Inner {
     store: Arc<dyn store::Store>,
     keys: Keys,
     config: AuthConfig,
-    flights: flight::Flights,
-    limiter: limits::RateLimits,
-    hashing: limits::HashPool,
-    live: liveness::LiveSessions,
+    flights: sessions::flight::Flights,
+    limiter: accounts::limits::RateLimits,
+    hashing: accounts::limits::HashPool,
+    live: sessions::liveness::LiveSessions,
     /// Dropped with the engine, which stops the revocation listener (and its connection).
     listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The periodic sweep starts once per engine, however many routers it is installed on.
@@ -193,10 +183,10 @@ impl Auth {
                 config.accepted_secrets.iter().map(|s| s.expose_secret()),
                 &config.tokens,
             ),
-            flights: flight::Flights::new(config.tokens.reuse_grace),
-            limiter: limits::RateLimits::new(&config.limits, shared_limits),
-            hashing: limits::HashPool::new(&config.limits),
-            live: liveness::LiveSessions::new(config.liveness_ttl),
+            flights: sessions::flight::Flights::new(config.tokens.reuse_grace),
+            limiter: accounts::limits::RateLimits::new(&config.limits, shared_limits),
+            hashing: accounts::limits::HashPool::new(&config.limits),
+            live: sessions::liveness::LiveSessions::new(config.liveness_ttl),
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
             store,
@@ -242,6 +232,21 @@ impl Auth {
             }
         })
     }
+
+    /// Deletes expired sessions, revoked ones after a day, spent tokens after a day (reuse of
+    /// a token older than that is answered as unknown rather than revoking), old idempotency
+    /// records and full rate-limit buckets.
+    pub async fn sweep(&self) -> Result<(), sqlx::Error> {
+        let now = db::now_ms();
+        let day = 24 * 3600 * 1000;
+        self.store()
+            .sweep(store::Sweep {
+                now,
+                spent_before: now - day,
+                idempotency_before: now - http::idempotency::KEEP_MS,
+            })
+            .await
+    }
 }
 
 /// Reads `ttl` as whole seconds for JWT `exp` and cookie `Max-Age`.
@@ -252,21 +257,21 @@ fn secs(d: Duration) -> i64 {
 /// Internals the fuzz targets exercise directly. Not part of the API.
 #[doc(hidden)]
 pub mod __fuzz {
-    pub use super::client_ip::client_ip;
-    pub use super::config::ClientIpConfig;
-    pub use super::idempotency::parse_key;
+    pub use crate::server::config::ClientIpConfig;
+    pub use crate::server::http::client_ip::client_ip;
+    pub use crate::server::http::idempotency::parse_key;
 
     /// A cookie's value from a request's `Cookie` headers.
     pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-        super::request::cookie(headers, name)
+        crate::server::http::request::cookie(headers, name)
     }
 
     /// Access-token extraction and verification with a fixed key.
-    pub struct Tokens(super::tokens::Keys);
+    pub struct Tokens(crate::server::sessions::tokens::Keys);
 
     impl Default for Tokens {
         fn default() -> Self {
-            Self(super::tokens::Keys::new(
+            Self(crate::server::sessions::tokens::Keys::new(
                 &[7u8; 32],
                 [],
                 &Default::default(),
@@ -287,7 +292,7 @@ pub mod __fuzz {
 
         /// The access token a request with these headers presents.
         pub fn presented(&self, headers: &axum::http::HeaderMap) -> Option<String> {
-            super::request::bearer_or_cookie(headers, "access_token")
+            crate::server::http::request::bearer_or_cookie(headers, "access_token")
         }
     }
 }

@@ -17,6 +17,8 @@ PEERS_DIR=${PEERS_DIR:-$HOME/.cache/sessionflow-peers}
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10s} WARMUP=${WARMUP:-3s} CONNS=${CONNS:-64}
 SERVER_CPU=${SERVER_CPU-0} WRK_CPU=${WRK_CPU-1}
 SERVERS=${SERVERS:-ceiling express nuxt sessionflow-sqlite sessionflow-postgres}
+# ENDPOINTS narrows a run (e.g. "refresh" while profiling); BIN_DIR runs another build's server.
+ENDPOINTS=${ENDPOINTS:-} BIN_DIR=${BIN_DIR:-target/release}
 PG_URL=${BENCH_DATABASE_URL:-${TEST_DATABASE_URL:-}}
 PORT=3400
 EMAIL=bench@example.com PASSWORD=bench-password-1
@@ -110,6 +112,7 @@ measure() {
 # refresh tokens seeded only for the endpoints that spend them.
 fresh() {
   local server=$1 endpoint=$2
+  [[ -z "$ENDPOINTS" || " $ENDPOINTS " == *" $endpoint "* ]] || return 0
   local fn=${server//-/_}
   "start_$fn"
   : >"$WORK/warm.txt"; : >"$WORK/tokens.txt"
@@ -149,7 +152,7 @@ start_sessionflow() {
   local name=$1
   start "$name" /healthz env LEPTOS_SITE_ADDR=127.0.0.1:$PORT DATABASE_URL="$DB" RUST_LOG=warn \
     JWT_SECRET=$SECRET LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=app \
-    AUTH_RATE_LIMIT_PER_ADDRESS=1000/1m target/release/server
+    AUTH_RATE_LIMIT_PER_ADDRESS=1000/1m "$BIN_DIR/server"
   ACCESS=$(curl -fs -X POST "http://127.0.0.1:$PORT/api/auth/register" -H 'content-type: application/json' \
     -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
   for i in $(seq 20); do
@@ -158,7 +161,7 @@ start_sessionflow() {
   done
 }
 seed_nuxt() { (cd "$PEERS_DIR/nuxt" && DB_PATH="$WORK/nuxt.db" JWT_SECRET=$SECRET node seed.mjs tokens $EMAIL "$1" "$2" >/dev/null); }
-seed_sessionflow() { DATABASE_URL="$DB" target/release/examples/seed_tokens $EMAIL "$1" "$2"; }
+seed_sessionflow() { DATABASE_URL="$DB" "$BIN_DIR/examples/seed_tokens" $EMAIL "$1" "$2"; }
 seed_sessionflow_postgres() { seed_sessionflow "$@"; }
 start_sessionflow_sqlite() {
   rm -f "$WORK"/ours.db*

@@ -53,3 +53,27 @@ impl IntoResponse for Error {
         ApiError::from(self).into_response()
     }
 }
+
+/// Why a refresh did not produce a pair. `Invalid` is definitive (401, cookies cleared);
+/// `Unavailable` is transient (503, cookies kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshFailure {
+    /// The token opens nothing (unknown, expired, revoked, or a replay that revoked its family).
+    Invalid,
+    /// The database did not answer; try again, keep the cookies.
+    Unavailable,
+}
+
+impl From<sqlx::Error> for RefreshFailure {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "refresh failed on the database");
+        super::metrics::unavailable("database");
+        Self::Unavailable
+    }
+}
+
+/// A database failure as the contract's answer (503 `unavailable`, or 409 for a unique
+/// violation), logged once.
+pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
+    Error::from(e).into()
+}

@@ -3,7 +3,6 @@
 //! Prometheus recorder when `METRICS_ADDR` is set. Every name and label is here, so a dashboard
 //! has one file to read.
 
-use super::limits::Bucket;
 use ::metrics::{counter, gauge, histogram};
 use std::time::Duration;
 
@@ -111,8 +110,9 @@ pub(crate) fn registration(outcome: &'static str) {
     counter!("sessionflow_registrations_total", "outcome" => outcome).increment(1);
 }
 
-pub(crate) fn rate_limited(bucket: Bucket) {
-    counter!("sessionflow_rate_limited_total", "bucket" => bucket.name()).increment(1);
+/// A 429 answered, by bucket (`address`, `account`).
+pub(crate) fn rate_limited(bucket: &'static str) {
+    counter!("sessionflow_rate_limited_total", "bucket" => bucket).increment(1);
 }
 
 /// A 503 answered, by cause (`database`, `hashing_queue`).

@@ -7,7 +7,7 @@
 //! So "where is the SQL for rotation?" has one answer per backend: `sqlite.rs` and `postgres.rs`.
 //!
 //! The engine's rules (which replay is a lost answer, when a family is revoked) are not here:
-//! they live in `refresh_store.rs` and ask these questions.
+//! they live in `sessions/mod.rs`, which asks these questions.
 
 #[macro_use]
 mod portable;

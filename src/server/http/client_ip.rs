@@ -2,7 +2,7 @@
 //! configured proxy, the address that proxy names in the configured header. A header from anyone
 //! else is ignored, so a client cannot pick its own address.
 
-use super::{config::ClientIpConfig, Auth};
+use crate::server::{config::ClientIpConfig, Auth};
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{request::Parts, HeaderMap},

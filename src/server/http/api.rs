@@ -2,12 +2,12 @@
 //! OpenAPI from the handlers themselves (`utoipa`): the routes and their description are built
 //! together, so the two cannot drift apart. [`ApiJson`] is for the app's own JSON handlers.
 
-use super::{
+use crate::server::{
     accounts::ClientInfo,
-    client_ip::ClientIp,
+    error::{db_error, RefreshFailure},
+    http::client_ip::ClientIp,
+    http::request::{unauthorized, CurrentUser},
     metrics::RefreshPath,
-    refresh_store::RefreshFailure,
-    request::{unauthorized, CurrentUser},
     Auth, TokenPair,
 };
 use crate::{
@@ -399,9 +399,4 @@ async fn delete_session(
     ))]
 async fn me(CurrentUser(who): CurrentUser) -> Json<User> {
     Json(who.user)
-}
-
-/// A database failure as the answer it becomes (logged once, by the conversion).
-pub(crate) fn db_error(e: sqlx::Error) -> ApiError {
-    super::Error::from(e).into()
 }

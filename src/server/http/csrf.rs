@@ -10,8 +10,8 @@
 //!   a CORS preflight this server never grants, so such a request carries no ambient credential.
 //! - Requests without `Origin` (curl, server-to-server) pass: they are not from a foreign page.
 
-use super::{config::origin_of, Auth};
 use crate::error::{ApiError, ErrorCode};
+use crate::server::{config::origin_of, Auth};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method},

@@ -7,7 +7,7 @@
 //! The buckets live in memory on SQLite (one instance) and in the database on PostgreSQL, so a
 //! limit holds across every instance that shares it (one atomic GCRA upsert per bucket).
 
-use super::{
+use crate::server::{
     config::{Limits, RateLimit},
     store::Store,
 };
@@ -129,8 +129,8 @@ pub(crate) struct SharedLimiter {
 async fn take(store: &dyn Store, name: &str, limit: RateLimit) -> Result<Option<u64>, sqlx::Error> {
     let burst = i64::from(limit.burst.max(1));
     let t = (limit.per.as_millis() as i64 / burst).max(1);
-    let now = super::db::now_ms();
-    let bucket = super::tokens::token_hash(name);
+    let now = crate::server::db::now_ms();
+    let bucket = crate::server::sessions::tokens::token_hash(name);
     let Some(tat) = store.take_bucket(&bucket, now, t, t * burst).await? else {
         return Ok(None);
     };
@@ -236,7 +236,7 @@ impl HashPool {
             .try_acquire_owned()
             .map_err(|_| Busy)?;
         let depth = || self.capacity - self.admitted.available_permits();
-        super::metrics::hashing_queue_depth(depth());
+        crate::server::metrics::hashing_queue_depth(depth());
         let worker = self
             .workers
             .clone()
@@ -254,7 +254,7 @@ impl HashPool {
         })
         .await
         .map_err(|_| Busy);
-        super::metrics::hashing_queue_depth(depth());
+        crate::server::metrics::hashing_queue_depth(depth());
         out
     }
 

@@ -1,8 +1,10 @@
 //! Accounts: registration and sign-in with argon2 password hashes.
 
-use super::{
+pub(crate) mod limits;
+
+use crate::server::{
+    accounts::limits::{Attempt, Busy},
     db,
-    limits::{Attempt, Busy},
     store::NewAccount,
     Auth, Error, TokenPair,
 };
@@ -60,7 +62,7 @@ impl Auth {
             .await?;
         checked.map_err(|limited| {
             tracing::info!(ip = %who.ip, ?attempt, bucket = limited.bucket.name(), "sign-in rate limit reached");
-            super::metrics::rate_limited(limited.bucket);
+            crate::server::metrics::rate_limited(limited.bucket.name());
             ApiError::rate_limited(limited.retry_after).into()
         })
     }
@@ -72,7 +74,7 @@ impl Auth {
     ) -> Result<R, ApiError> {
         self.0.hashing.run(job).await.map_err(|Busy| {
             tracing::warn!("password hashing saturated; refusing with 503");
-            super::metrics::unavailable("hashing_queue");
+            crate::server::metrics::unavailable("hashing_queue");
             ApiError::busy()
         })
     }
@@ -86,7 +88,7 @@ impl Auth {
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
         let result = self.register_account(email, password, who).await;
-        super::metrics::registration(outcome(&result));
+        crate::server::metrics::registration(outcome(&result));
         result
     }
 
@@ -137,7 +139,7 @@ impl Auth {
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
         let result = self.sign_in(email, password, who).await;
-        super::metrics::sign_in(outcome(&result));
+        crate::server::metrics::sign_in(outcome(&result));
         result
     }
 
@@ -175,7 +177,7 @@ fn outcome(result: &Result<TokenPair, Error>) -> &'static str {
     match result {
         Ok(_) => "ok",
         Err(Error::Api(e)) => e.error.as_str(),
-        Err(Error::Database(e)) if super::db::is_unique_violation(e) => "conflict",
+        Err(Error::Database(e)) if crate::server::db::is_unique_violation(e) => "conflict",
         Err(_) => "unavailable",
     }
 }

@@ -4,8 +4,8 @@
 //! `HMAC-SHA256(successor_key, parent)`, so a parent presented again inside the reuse grace window
 //! gets the very same successor without the server ever storing a token in clear (docs/protocol.md, "Rotation").
 
-use super::config::TokenConfig;
 use crate::error::ErrorCode;
+use crate::server::config::TokenConfig;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -105,7 +105,7 @@ impl Keys {
 
     /// Signs an access token for `user_id` in session `sid`, valid for `ttl_secs`.
     pub fn issue(&self, user_id: &str, sid: &str, ttl_secs: i64) -> (String, Claims) {
-        let now = super::db::now_ms() / 1000;
+        let now = crate::server::db::now_ms() / 1000;
         let claims = Claims {
             sub: user_id.to_owned(),
             sid: sid.to_owned(),

@@ -46,7 +46,7 @@ pub(crate) async fn security_headers(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let page = !super::config::is_api_path(&policy.api_prefix, req.uri().path());
+    let page = !crate::server::config::is_api_path(&policy.api_prefix, req.uri().path());
     let nonce = page.then(|| {
         let mut bytes = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut bytes);

@@ -1,5 +1,8 @@
 //! The store on SQLite: a native `SqlitePool`, one writer at a time (queued in the process, see
-//! `writer`), revocations learnt by other processes on the file within the liveness bound.
+//! `writer()`), revocations learnt by other processes on the file within the liveness bound.
+//! Rotations run on a thread of their own ([`writer`]), one hop each, committed in groups.
+
+mod writer;
 
 use super::{
     Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
@@ -12,14 +15,21 @@ use sqlx::{
     },
     Executor, Row, Sqlite,
 };
-use std::str::FromStr;
+use std::{
+    str::FromStr,
+    sync::{Arc, OnceLock},
+};
 
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
     /// SQLite has one writer at a time; queueing this process's writers here is far cheaper than
     /// letting them spin in SQLite's sleeping busy handler. (Other processes on the same file
     /// still meet at SQLite's lock, with its busy timeout.)
-    writes: tokio::sync::Mutex<()>,
+    writes: Arc<tokio::sync::Mutex<()>>,
+    /// The rotation thread, started by the first rotation once the database is a file on disk;
+    /// `None` for an in-memory database, which no second connection can open (rotations then
+    /// run on the pool, the same statements).
+    rotations: OnceLock<Option<writer::Writer>>,
 }
 
 /// A native pool on the URL of the app's `AnyPool`: WAL (readers never block the writer) and
@@ -44,8 +54,23 @@ impl SqliteStore {
     pub fn new(pool: SqlitePool) -> Self {
         Self {
             pool,
-            writes: tokio::sync::Mutex::new(()),
+            writes: Arc::new(tokio::sync::Mutex::new(())),
+            rotations: OnceLock::new(),
         }
+    }
+
+    fn rotations(&self) -> Option<&writer::Writer> {
+        self.rotations
+            .get_or_init(|| {
+                let path = self.pool.connect_options().get_filename().to_owned();
+                if !path.is_file() {
+                    return None;
+                }
+                writer::Writer::start(path, self.writes.clone())
+                    .inspect_err(|e| tracing::warn!(error = %e, "no SQLite rotation thread"))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// This process's turn to write.
@@ -82,58 +107,43 @@ store_impl!(SqliteStore, {
         Ok(())
     }
 
-    /// One transaction: spend (the conditional update that succeeds once per token), extend the
-    /// session (which answers whose it is), insert the successor.
+    /// On the rotation thread (one hop, group commit); for an in-memory database, the same
+    /// statements in a transaction on the pool.
     async fn rotate(&self, r: Rotation<'_>) -> Result<Option<Rotated>, sqlx::Error> {
+        if let Some(rotations) = self.rotations() {
+            return rotations.rotate(r).await;
+        }
         let _turn = self.writer().await;
         let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET spent_at = $1 \
-             WHERE hash = $2 AND spent_at IS NULL AND expires_at > $1 RETURNING session_id",
-        )
-        .bind(r.now)
-        .bind(r.hash)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let spent = sqlx::query(writer::SPEND)
+            .bind(r.now)
+            .bind(r.hash)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(spent) = spent else {
             tx.rollback().await?;
             return Ok(None);
         };
-        let sid: String = spent.try_get("session_id")?;
-        let session = sqlx::query(
-            "UPDATE sessions SET last_used_at = $1, expires_at = $2 \
-             WHERE id = $3 AND revoked_at IS NULL AND expires_at > $1 \
-             RETURNING user_id, (SELECT email FROM users WHERE users.id = sessions.user_id) AS email",
-        )
-        .bind(r.now)
-        .bind(r.expires_at)
-        .bind(&sid)
-        .fetch_optional(&mut *tx)
-        .await?;
-        // A revoked or expired session: nothing is spent.
-        let Some(session) = session else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
+        let session_id: String = spent.try_get("session_id")?;
+        let session = sqlx::query(writer::EXTEND)
+            .bind(r.now)
+            .bind(r.expires_at)
+            .bind(&session_id)
+            .fetch_one(&mut *tx)
+            .await?;
         let user = User {
             id: session.try_get("user_id")?,
             email: session.try_get("email")?,
         };
-        sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(r.child_hash)
-        .bind(&sid)
-        .bind(r.now)
-        .bind(r.expires_at)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(writer::INSERT_CHILD)
+            .bind(r.child_hash)
+            .bind(&session_id)
+            .bind(r.now)
+            .bind(r.expires_at)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(Some(Rotated {
-            session_id: sid,
-            user,
-        }))
+        Ok(Some(Rotated { session_id, user }))
     }
 
     async fn announce(&self, _payload: &str) -> Result<bool, sqlx::Error> {

@@ -18,7 +18,7 @@
 //! }
 //! ```
 
-use super::{accounts::ClientInfo, request::RequestSession, Auth, Principal};
+use crate::server::{accounts::ClientInfo, http::request::RequestSession, Auth, Principal};
 use crate::{
     error::{ApiError, ErrorCode},
     types::{Email, Password, SessionInfo, User},
@@ -91,9 +91,9 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
 
 fn attempter_ip(auth: &Auth) -> Result<std::net::IpAddr, ApiError> {
     let parts = parts()?;
-    Ok(super::client_ip::client_ip(
+    Ok(crate::server::http::client_ip::client_ip(
         &auth.config().client_ip,
-        super::client_ip::peer(&parts.extensions),
+        crate::server::http::client_ip::peer(&parts.extensions),
         &parts.headers,
     ))
 }
@@ -146,7 +146,7 @@ pub async fn sign_out() -> Result<(), ApiError> {
     let access_sid = session()?.principal().map(|p| p.session_id.clone());
     auth.sign_out(refresh.as_deref(), access_sid.as_deref())
         .await
-        .map_err(super::api::db_error)?;
+        .map_err(crate::server::error::db_error)?;
     auth.clear_cookies(&jar()?);
     Ok(())
 }
@@ -157,7 +157,7 @@ pub async fn sign_out_everywhere() -> Result<(), ApiError> {
     let auth = auth()?;
     auth.revoke_all(&who.user.id)
         .await
-        .map_err(super::api::db_error)?;
+        .map_err(crate::server::error::db_error)?;
     auth.clear_cookies(&jar()?);
     Ok(())
 }
@@ -168,7 +168,7 @@ pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
     auth()?
         .list_sessions(&who)
         .await
-        .map_err(super::api::db_error)
+        .map_err(crate::server::error::db_error)
 }
 
 /// How many devices the caller is signed in on, counting at most `cap`.
@@ -177,7 +177,7 @@ pub async fn device_count(cap: u32) -> Result<u64, ApiError> {
     auth()?
         .count_sessions(&who.user.id, cap)
         .await
-        .map_err(super::api::db_error)
+        .map_err(crate::server::error::db_error)
 }
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs.
@@ -186,7 +186,7 @@ pub async fn revoke_device(id: &str) -> Result<(), ApiError> {
     match auth()?.revoke_session(&who.user.id, id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::not_found()),
-        Err(e) => Err(super::api::db_error(e)),
+        Err(e) => Err(crate::server::error::db_error(e)),
     }
 }
 

@@ -6,7 +6,7 @@
 //! committed. The caller re-checks the session before handing out a kept result, so a session
 //! revoked meanwhile is never served from here.
 
-use super::{refresh_store::RefreshFailure, TokenPair};
+use crate::server::{error::RefreshFailure, TokenPair};
 use std::{
     collections::HashMap,
     future::Future,
@@ -20,7 +20,7 @@ type Cell = Arc<OnceCell<Result<TokenPair, RefreshFailure>>>;
 /// How long a finished rotation stays joinable even with `REFRESH_REUSE_GRACE=0s`: long enough
 /// for the stragglers of one burst (a page's parallel calls, a few tabs waking together) to
 /// reach the server, short enough that a replay after it is judged by the reuse rules.
-pub(super) const COALESCE: Duration = Duration::from_secs(2);
+pub(crate) const COALESCE: Duration = Duration::from_secs(2);
 
 /// Entries kept at most. Only tokens that exist reach the map (the caller reads first), so this
 /// is a bound against a flood of real rotations, not of garbage: at 5,000 rotations a second and
@@ -37,7 +37,7 @@ struct Entry {
     done_at: Option<Instant>,
 }
 
-pub(super) struct Flights {
+pub(crate) struct Flights {
     grace: Duration,
     keep: Duration,
     map: Mutex<Map>,
@@ -51,7 +51,7 @@ struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
 impl<'a> Running<'a> {
     fn start(n: &'a std::sync::atomic::AtomicUsize) -> Self {
         let now = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        super::metrics::rotations_in_flight(now);
+        crate::server::metrics::rotations_in_flight(now);
         Self(n)
     }
 }
@@ -59,7 +59,7 @@ impl<'a> Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         let now = self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) - 1;
-        super::metrics::rotations_in_flight(now);
+        crate::server::metrics::rotations_in_flight(now);
     }
 }
 
@@ -70,7 +70,7 @@ struct Map {
 
 /// Which rotation a caller's result comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Joined {
+pub(crate) enum Joined {
     /// One in flight: the caller ran it or waited for it.
     InFlight,
     /// One that had finished, within the grace window.

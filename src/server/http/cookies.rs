@@ -1,7 +1,7 @@
 //! The one place auth cookies are written: both `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`
 //! per configuration, `Max-Age` matching the token; names from the configuration.
 
-use super::{Auth, RefreshFailure, TokenPair};
+use crate::server::{Auth, RefreshFailure, TokenPair};
 use axum::http::HeaderMap;
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
@@ -32,7 +32,8 @@ impl Auth {
     /// The refresh token the request's cookie carries; an empty cookie is none. The one place
     /// that decides whether a request "has a refresh cookie".
     pub(crate) fn refresh_cookie_in(&self, headers: &HeaderMap) -> Option<String> {
-        super::request::cookie(headers, self.refresh_cookie()).filter(|t| !t.is_empty())
+        crate::server::http::request::cookie(headers, self.refresh_cookie())
+            .filter(|t| !t.is_empty())
     }
 
     /// What a refresh's outcome does to the cookies: a new pair is written (when `write_pair`),

@@ -8,8 +8,8 @@
 //! still be applied once and its answer kept for the re-send (which waits for it if it arrives
 //! while the first still runs).
 
-use super::Auth;
 use crate::error::{ApiError, ErrorCode};
+use crate::server::Auth;
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -123,7 +123,7 @@ struct Store {
 }
 
 fn unavailable(e: sqlx::Error) -> Response {
-    super::api::db_error(e).into_response()
+    crate::server::error::db_error(e).into_response()
 }
 
 impl Store {
@@ -131,7 +131,7 @@ impl Store {
     async fn claim(&self) -> Result<Claim, Response> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let now = super::db::now_ms();
+            let now = crate::server::db::now_ms();
             let store = self.auth.store();
             let claimed = store
                 .claim_key(&self.user_id, &self.key, &self.fingerprint, now)

@@ -4,33 +4,20 @@
 //! token with a conditional update that can succeed once per token. Whoever loses that race, in
 //! this process or another, sees the token as spent and takes the grace path.
 
-use super::{
+pub(crate) mod flight;
+pub(crate) mod liveness;
+pub(crate) mod tokens;
+
+use crate::server::{
     db::now_ms,
-    flight, metrics,
+    error::RefreshFailure,
+    metrics,
     metrics::{RefreshOutcome, RefreshPath},
     secs,
     store::{NewSession, Rotation, TokenState},
-    tokens, Auth, Principal, TokenPair,
+    Auth, Principal, TokenPair,
 };
 use crate::types::{SessionInfo, User};
-
-/// Why a refresh did not produce a pair. `Invalid` is definitive (401, cookies cleared);
-/// `Unavailable` is transient (503, cookies kept).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefreshFailure {
-    /// The token opens nothing (unknown, expired, revoked, or a replay that revoked its family).
-    Invalid,
-    /// The database did not answer; try again, keep the cookies.
-    Unavailable,
-}
-
-impl From<sqlx::Error> for RefreshFailure {
-    fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "refresh failed on the database");
-        metrics::unavailable("database");
-        Self::Unavailable
-    }
-}
 
 /// Longer than any refresh token this server issues (43 characters); anything longer, or empty,
 /// is refused before it is hashed or looked up.
@@ -410,27 +397,12 @@ impl Auth {
             .into_iter()
             .map(|r| SessionInfo {
                 current: r.id == who.session_id,
-                created_at: super::db::rfc3339(r.created_at),
-                last_used_at: super::db::rfc3339(r.last_used_at),
+                created_at: crate::server::db::rfc3339(r.created_at),
+                last_used_at: crate::server::db::rfc3339(r.last_used_at),
                 user_agent: r.user_agent,
                 id: r.id,
             })
             .collect())
-    }
-
-    /// Deletes expired sessions, revoked ones after a day, spent tokens after a day (reuse of
-    /// a token older than that is answered as unknown rather than revoking), old idempotency
-    /// records and full rate-limit buckets.
-    pub async fn sweep(&self) -> Result<(), sqlx::Error> {
-        let now = now_ms();
-        let day = 24 * 3600 * 1000;
-        self.store()
-            .sweep(super::store::Sweep {
-                now,
-                spent_before: now - day,
-                idempotency_before: now - super::idempotency::KEEP_MS,
-            })
-            .await
     }
 
     fn refresh_ttl_ms(&self) -> i64 {

@@ -1,8 +1,8 @@
 //! What one request knows about its caller, resolved once and shared by everything that serves it
 //! (docs/architecture.md): an `Arc<RequestSession>` in the request extensions.
 
-use super::{Auth, Principal};
 use crate::error::{ApiError, ErrorCode};
+use crate::server::{Auth, Principal};
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
@@ -122,7 +122,7 @@ impl Auth {
             },
             Err(e) => {
                 tracing::error!(error = %e, "session check failed on the database");
-                super::metrics::unavailable("database");
+                crate::server::metrics::unavailable("database");
                 RequestSession::Unavailable
             }
         }

@@ -8,9 +8,9 @@
 //! the route streams with (docs/protocol.md, "Flow"). Server-function calls are resolved but never refreshed:
 //! they answer 401 and leave recovery to the browser layer.
 
-use super::{
-    install::PagePolicy, metrics::RefreshPath, refresh_store::RefreshFailure,
-    request::RequestSession, Auth, Principal, TokenPair,
+use crate::server::{
+    error::RefreshFailure, http::install::PagePolicy, http::request::RequestSession,
+    metrics::RefreshPath, Auth, Principal, TokenPair,
 };
 use crate::types::safe_next;
 use axum::{
@@ -151,7 +151,7 @@ fn rewrite_cookie_header(
     refresh: &str,
     issued: Option<&TokenPair>,
 ) {
-    let mut pairs: Vec<String> = super::request::request_cookies(headers)
+    let mut pairs: Vec<String> = crate::server::http::request::request_cookies(headers)
         .filter(|c| c.name() != access && c.name() != refresh)
         .map(|c| c.stripped().to_string())
         .collect();

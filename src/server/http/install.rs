@@ -1,11 +1,11 @@
 //! [`Auth::install`]: everything the engine needs on the app's router, in the right order.
 
-use super::{
-    csrf::csrf_guard,
-    headers::{no_store, security_headers, SecurityHeaders},
-    idempotency::idempotency,
-    page_layer::{session_layer, SessionLayerState},
-    status::error_status,
+use crate::server::{
+    http::csrf::csrf_guard,
+    http::headers::{no_store, security_headers, SecurityHeaders},
+    http::idempotency::idempotency,
+    http::page_layer::{session_layer, SessionLayerState},
+    http::status::error_status,
     Auth,
 };
 use axum::{
@@ -74,7 +74,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 impl Auth {
     /// Installs the engine on the app's router, which holds the app's routes — its Leptos pages
     /// and server functions (from `leptos_routes_with_context`, with
-    /// [`provide_nonce`](super::provide_nonce) in the context), its own JSON handlers — and its
+    /// [`provide_nonce`](crate::server::provide_nonce) in the context), its own JSON handlers — and its
     /// fallback (static files, the not-found page).
     ///
     /// On the app's routes, innermost first: `Cache-Control: no-store`; `Idempotency-Key` for
@@ -101,7 +101,8 @@ impl Auth {
             policy: Arc::new(pages),
             refresh: true,
         };
-        let (engine_api, _) = super::api::router(self.config().api_prefix()).split_for_parts();
+        let (engine_api, _) =
+            crate::server::http::api::router(self.config().api_prefix()).split_for_parts();
         let engine_api = engine_api.layer(from_fn(no_store)).with_state(self.clone());
         let headers = Arc::new(SecurityHeaders {
             // `cargo leptos watch` reloads the page over a websocket on another port.
@@ -112,10 +113,17 @@ impl Auth {
             },
             api_prefix: self.config().api_prefix().to_owned(),
         });
+        // The app's routes get the session layer. An app with no routes of its own (only the
+        // engine's API) is fine too: axum refuses a route layer on a router without routes.
+        let router = if router.has_routes() {
+            router
+                .route_layer(from_fn(no_store))
+                .route_layer(from_fn_with_state(self.clone(), idempotency))
+                .route_layer(from_fn_with_state(pages, session_layer))
+        } else {
+            router
+        };
         router
-            .route_layer(from_fn(no_store))
-            .route_layer(from_fn_with_state(self.clone(), idempotency))
-            .route_layer(from_fn_with_state(pages, session_layer))
             .merge(engine_api)
             .layer(from_fn_with_state(self.clone(), csrf_guard))
             .layer(CookieManagerLayer::new())
@@ -123,8 +131,8 @@ impl Auth {
             .layer(map_response(error_status))
             .layer(from_fn_with_state(headers, security_headers))
             .layer(from_fn_with_state(
-                super::metrics::Kinds::new(self.config().api_prefix()),
-                super::metrics::timed,
+                crate::server::metrics::Kinds::new(self.config().api_prefix()),
+                crate::server::metrics::timed,
             ))
     }
 
@@ -147,8 +155,9 @@ impl Auth {
     /// The OpenAPI description of the engine's JSON API (paths under the API prefix, schemas,
     /// security schemes), to merge into the app's own.
     pub fn openapi(&self) -> utoipa::openapi::OpenApi {
-        let (_, paths) = super::api::router::<Auth>(self.config().api_prefix()).split_for_parts();
-        let mut doc = <super::api::AuthApi as utoipa::OpenApi>::openapi();
+        let (_, paths) =
+            crate::server::http::api::router::<Auth>(self.config().api_prefix()).split_for_parts();
+        let mut doc = <crate::server::http::api::AuthApi as utoipa::OpenApi>::openapi();
         doc.merge(paths);
         doc
     }

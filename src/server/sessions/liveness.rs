@@ -86,7 +86,7 @@ impl LiveSessions {
                 checked: Instant::now(),
             },
         );
-        super::metrics::live_sessions_remembered(map.len());
+        crate::server::metrics::live_sessions_remembered(map.len());
     }
 
     pub fn forget(&self, sid: &str) {
@@ -120,7 +120,7 @@ impl LiveSessions {
         let ttl = self.ttl;
         let mut map = self.map.write().expect("live sessions poisoned");
         map.retain(|_, e| e.checked.elapsed() < ttl);
-        super::metrics::live_sessions_remembered(map.len());
+        crate::server::metrics::live_sessions_remembered(map.len());
     }
 }
 

@@ -28,7 +28,11 @@ pub(crate) async fn error_status(res: Response) -> Response {
             let mut parts = parts;
             if let Ok(e) = serde_json::from_slice::<ApiError>(&bytes) {
                 parts.status = StatusCode::from_u16(e.status()).unwrap_or(parts.status);
-                super::request::error_headers(&mut parts.headers, parts.status, e.retry_after);
+                crate::server::http::request::error_headers(
+                    &mut parts.headers,
+                    parts.status,
+                    e.retry_after,
+                );
             }
             Response::from_parts(parts, Body::from(bytes))
         }

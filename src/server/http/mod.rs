@@ -1,0 +1,15 @@
+//! The HTTP side of the engine: the layers `Auth::install` puts on the app's router, the JSON
+//! API, and what server functions read of their request (docs/architecture.md, "The request
+//! path").
+
+pub mod api;
+pub(crate) mod client_ip;
+pub mod context;
+pub(crate) mod cookies;
+pub(crate) mod csrf;
+pub(crate) mod headers;
+pub(crate) mod idempotency;
+pub(crate) mod install;
+pub(crate) mod page_layer;
+pub(crate) mod request;
+pub(crate) mod status;

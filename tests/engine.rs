@@ -1,0 +1,193 @@
+//! The engine on its own: a minimal router with nothing but `Auth::install`, called in process
+//! (no port, no app), on a SQLite file, an in-memory SQLite pool, and PostgreSQL when
+//! `TEST_DATABASE_URL` names a database whose role may create databases. What a user of the
+//! JSON API would notice: sign-in, rotation, the grace window, reuse revocation, and many
+//! sessions rotating at once each keeping their own session.
+
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{header, Request, StatusCode},
+    Router,
+};
+use serde_json::{json, Value};
+use sessionflow::server::{config::AuthConfig, Auth, Database, PagePolicy};
+use std::{net::SocketAddr, time::Duration};
+use tower::ServiceExt;
+
+const SECRET: &str = "engine-test-secret-0123456789abcdef0123";
+const PASSWORD: &str = "correct horse battery";
+
+enum Db {
+    SqliteFile(tempfile::TempDir),
+    SqliteMemory,
+    Postgres(String),
+}
+
+fn databases() -> Vec<Db> {
+    let mut all = vec![
+        Db::SqliteFile(tempfile::tempdir().expect("temp dir")),
+        Db::SqliteMemory,
+    ];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+        all.push(Db::Postgres(url));
+    }
+    all
+}
+
+fn next_client() -> SocketAddr {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    SocketAddr::from(([127, (n >> 16) as u8, (n >> 8) as u8, n as u8], 40000))
+}
+
+struct Engine {
+    router: Router,
+    name: &'static str,
+}
+
+impl Engine {
+    async fn start(db: &Db, grace: Duration) -> Self {
+        let config = AuthConfig::builder(SECRET)
+            .reuse_grace(grace)
+            .cookie_secure(false)
+            .build()
+            .expect("config");
+        let (database, name): (Database, _) = match db {
+            Db::SqliteFile(dir) => {
+                let url = format!("sqlite://{}/engine.db?mode=rwc", dir.path().display());
+                (
+                    sqlx::SqlitePool::connect(&url)
+                        .await
+                        .expect("sqlite")
+                        .into(),
+                    "sqlite file",
+                )
+            }
+            Db::SqliteMemory => (
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect("sqlite::memory:")
+                    .await
+                    .expect("sqlite memory")
+                    .into(),
+                "sqlite memory",
+            ),
+            Db::Postgres(url) => {
+                let admin = sqlx::PgPool::connect(url).await.expect("postgres");
+                let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .expect("create database");
+                let url = format!("{}/{name}", url.rsplit_once('/').expect("url").0);
+                (
+                    sqlx::PgPool::connect(&url).await.expect("pg").into(),
+                    "postgres",
+                )
+            }
+        };
+        let auth = Auth::connect(database, config).await.expect("connect");
+        Self {
+            router: auth.install(Router::new(), PagePolicy::new()),
+            name,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            // Each request from its own loopback address: the sign-in limits count per address.
+            .extension(ConnectInfo(next_client()))
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("answer");
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn post_register(&self, email: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/auth/register",
+                json!({"email": email, "password": PASSWORD, "transport": "body"}),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}: register {body}",
+            self.name
+        );
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned()
+    }
+
+    async fn post_refresh(&self, token: &str) -> (StatusCode, Option<String>) {
+        let (status, body) = self
+            .post("/api/auth/refresh", json!({"refresh_token": token}))
+            .await;
+        (status, body["refresh_token"].as_str().map(str::to_owned))
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_once_and_a_late_replay_ends_the_session() {
+    for db in databases() {
+        let engine = Engine::start(&db, Duration::from_millis(200)).await;
+        let r0 = engine.post_register("ada@example.com").await;
+        let (status, r1) = engine.post_refresh(&r0).await;
+        assert_eq!(status, StatusCode::OK, "{}", engine.name);
+        let r1 = r1.expect("successor");
+        assert_ne!(r1, r0);
+        // Inside the grace window, the old token gets the same successor.
+        let (status, again) = engine.post_refresh(&r0).await;
+        assert_eq!(status, StatusCode::OK, "{}", engine.name);
+        assert_eq!(again.as_deref(), Some(r1.as_str()), "{}", engine.name);
+        // The successor rotates; then the first token, replayed long after, is a theft.
+        let (status, r2) = engine.post_refresh(&r1).await;
+        assert_eq!(status, StatusCode::OK, "{}", engine.name);
+        tokio::time::sleep(Duration::from_millis(2300)).await;
+        let (status, _) = engine.post_refresh(&r0).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", engine.name);
+        let (status, _) = engine.post_refresh(&r2.expect("r2")).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{}: the whole session ended",
+            engine.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn many_sessions_rotating_at_once_each_keep_their_own_session() {
+    for db in databases() {
+        let engine = Engine::start(&db, Duration::ZERO).await;
+        let mut tokens = Vec::new();
+        for i in 0..24 {
+            tokens.push(engine.post_register(&format!("user{i}@example.com")).await);
+        }
+        // Every session twice, all at once: the rotations queue and commit together.
+        for _ in 0..2 {
+            let answers =
+                futures::future::join_all(tokens.iter().map(|t| engine.post_refresh(t))).await;
+            let mut next = Vec::new();
+            for (status, successor) in answers {
+                assert_eq!(status, StatusCode::OK, "{}", engine.name);
+                next.push(successor.expect("successor"));
+            }
+            let distinct: std::collections::HashSet<_> = next.iter().collect();
+            assert_eq!(distinct.len(), tokens.len(), "{}", engine.name);
+            tokens = next;
+        }
+    }
+}
