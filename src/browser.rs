@@ -54,6 +54,7 @@
 mod channel;
 mod refresh;
 mod response;
+mod state;
 mod transport;
 
 pub use crate::retry::{Cause, FailureInfo, Recovery};
@@ -63,7 +64,7 @@ pub use transport::{abort_all_requests, send, send_direct};
 
 use crate::{error::ApiError, session::Session};
 use futures::future::LocalBoxFuture;
-use std::{cell::RefCell, rc::Rc, time::Duration};
+use std::{rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Paths, names and timeouts of the layer; defaults match the engine's defaults.
@@ -134,23 +135,18 @@ impl LayerConfig {
 
 type Hook = Rc<dyn Fn(FailureInfo) -> LocalBoxFuture<'static, Recovery>>;
 
-thread_local! {
-    static HOOK: RefCell<Option<Hook>> = const { RefCell::new(None) };
-    static CONFIG: RefCell<Option<LayerConfig>> = const { RefCell::new(None) };
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
-}
-
 /// Sets the layer's configuration (page overrides applied) and starts listening to the other
 /// tabs on its channel.
 pub fn configure(config: LayerConfig) {
-    CONFIG.with(|c| *c.borrow_mut() = Some(config.with_page_overrides()));
+    state::with(|l| *l.config.borrow_mut() = Some(config.with_page_overrides()));
     channel::listen();
 }
 
 /// The layer's configuration.
 pub fn config() -> LayerConfig {
-    CONFIG.with(|c| {
-        c.borrow_mut()
+    state::with(|l| {
+        l.config
+            .borrow_mut()
             .get_or_insert_with(|| LayerConfig::default().with_page_overrides())
             .clone()
     })
@@ -164,11 +160,11 @@ where
 {
     channel::listen();
     let hook: Hook = Rc::new(move |info| Box::pin(hook(info)));
-    HOOK.with(|h| *h.borrow_mut() = Some(hook));
+    state::with(|l| *l.hook.borrow_mut() = Some(hook));
 }
 
 pub(crate) fn hook() -> Option<Hook> {
-    HOOK.with(|h| h.borrow().clone())
+    state::with(|l| l.hook.borrow().clone())
 }
 
 /// The default policy (docs/browser.md, "Default policy"): on 401 `token_expired`, `missing_token`, `invalid_token` or an
@@ -230,7 +226,7 @@ pub fn go_to_login() {
 
 /// Connects the page's [`Session`] to the layer (called by [`provide_session`](crate::session::provide_session)).
 pub(crate) fn attach_session(session: Session) {
-    SESSION.with(|s| *s.borrow_mut() = Some(session));
+    state::with(|l| l.session.set(Some(session)));
     if ended() {
         leptos::prelude::Set::set(&session.status, crate::session::SessionStatus::Ended);
     }
@@ -238,7 +234,7 @@ pub(crate) fn attach_session(session: Session) {
 
 /// Runs `f` on the page's session state, if one is attached.
 pub(crate) fn with_session(f: impl FnOnce(&Session)) {
-    if let Some(s) = SESSION.with(|s| *s.borrow()) {
+    if let Some(s) = state::with(|l| l.session.get()) {
         f(&s);
     }
 }

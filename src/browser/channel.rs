@@ -1,12 +1,11 @@
 //! Tabs of one browser talk over a BroadcastChannel (docs/browser.md, "One refresh": they talk, they don't
 //! lock). Messages are small JSON objects; a tab without BroadcastChannel works on its own.
 
-use super::{config, refresh, with_session};
+use super::{config, refresh, state, with_session};
 use crate::{session::SessionStatus, types::User};
 use futures::channel::oneshot;
 use leptos::prelude::Set;
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
 use wasm_bindgen::{closure::Closure, JsCast};
 
 /// What tabs tell each other.
@@ -39,17 +38,9 @@ pub(crate) enum Outcome {
     Ended,
 }
 
-thread_local! {
-    static CHANNEL: RefCell<Option<web_sys::BroadcastChannel>> = const { RefCell::new(None) };
-    static WAITERS: RefCell<Vec<oneshot::Sender<Outcome>>> = const { RefCell::new(Vec::new()) };
-    static CLAIMS: RefCell<Option<Vec<u64>>> = const { RefCell::new(None) };
-    /// When another tab last said it is refreshing (ms since the epoch), until its outcome.
-    static REMOTE_REFRESH: RefCell<Option<f64>> = const { RefCell::new(None) };
-}
-
 /// Whether this tab can talk to the others.
 pub(crate) fn available() -> bool {
-    CHANNEL.with(|c| c.borrow().is_some())
+    state::with(|l| l.channel.borrow().is_some())
 }
 
 /// Starts listening on the configured channel (idempotent).
@@ -71,7 +62,7 @@ pub(crate) fn listen() {
     });
     channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    CHANNEL.with(|c| *c.borrow_mut() = Some(channel));
+    state::with(|l| *l.channel.borrow_mut() = Some(channel));
 }
 
 /// Tells the other tabs.
@@ -79,8 +70,8 @@ pub(crate) fn post(message: &Message) {
     let Ok(text) = serde_json::to_string(message) else {
         return;
     };
-    CHANNEL.with(|c| {
-        if let Some(channel) = c.borrow().as_ref() {
+    state::with(|l| {
+        if let Some(channel) = l.channel.borrow().as_ref() {
             let _ = channel.post_message(&text.into());
         }
     });
@@ -88,13 +79,13 @@ pub(crate) fn post(message: &Message) {
 
 fn receive(message: Message) {
     match message {
-        Message::Claim { n } => CLAIMS.with(|c| {
-            if let Some(claims) = c.borrow_mut().as_mut() {
+        Message::Claim { n } => state::with(|l| {
+            if let Some(claims) = l.claims.borrow_mut().as_mut() {
                 claims.push(n);
             }
         }),
         Message::Refreshing => {
-            REMOTE_REFRESH.with(|r| *r.borrow_mut() = Some(js_sys::Date::now()));
+            state::with(|l| l.remote_refresh.set(Some(js_sys::Date::now())));
             with_session(|s| s.status.set(SessionStatus::Refreshing));
         }
         Message::Refreshed => {
@@ -112,8 +103,11 @@ fn receive(message: Message) {
 }
 
 fn settle(outcome: Outcome) {
-    REMOTE_REFRESH.with(|r| *r.borrow_mut() = None);
-    for waiter in WAITERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+    let waiters = state::with(|l| {
+        l.remote_refresh.set(None);
+        l.waiters.take()
+    });
+    for waiter in waiters {
         let _ = waiter.send(outcome.clone());
     }
 }
@@ -122,34 +116,25 @@ fn settle(outcome: Outcome) {
 /// timeout: a tab closed mid-refresh is not waited for forever).
 pub(crate) fn remote_refresh_running() -> bool {
     let limit = config().refresh_timeout.as_millis() as f64;
-    REMOTE_REFRESH.with(|r| {
-        r.borrow()
-            .is_some_and(|at| js_sys::Date::now() - at < limit)
-    })
+    state::with(|l| l.remote_refresh.get()).is_some_and(|at| js_sys::Date::now() - at < limit)
 }
 
 /// Resolves with the outcome of another tab's refresh (or `None` when the channel closed).
 pub(crate) fn outcome() -> oneshot::Receiver<Outcome> {
     let (tx, rx) = oneshot::channel();
-    WAITERS.with(|w| w.borrow_mut().push(tx));
+    state::with(|l| l.waiters.borrow_mut().push(tx));
     rx
 }
 
 /// Starts collecting other tabs' claims; returns this tab's claim after announcing it.
 pub(crate) fn start_claim() -> u64 {
-    CLAIMS.with(|c| *c.borrow_mut() = Some(Vec::new()));
-    let mut bytes = [0u8; 8];
-    let n = match web_sys::window().and_then(|w| w.crypto().ok()) {
-        Some(crypto) if crypto.get_random_values_with_u8_array(&mut bytes).is_ok() => {
-            u64::from_le_bytes(bytes)
-        }
-        _ => (js_sys::Math::random() * u64::MAX as f64) as u64,
-    };
+    state::with(|l| *l.claims.borrow_mut() = Some(Vec::new()));
+    let n = u64::from_le_bytes(state::random_bytes());
     post(&Message::Claim { n });
     n
 }
 
 /// The claims other tabs made since [`start_claim`]; stops collecting.
 pub(crate) fn end_claim() -> Vec<u64> {
-    CLAIMS.with(|c| c.borrow_mut().take()).unwrap_or_default()
+    state::with(|l| l.claims.take()).unwrap_or_default()
 }

@@ -7,15 +7,13 @@
 //! for its announced outcome. No `navigator.locks`; the server's reuse grace covers the races
 //! that slip through. Every refresh has a timeout: a hung one is "unavailable", never forever.
 
-use super::{channel, config, js_message, sleep, with_session};
+use super::{channel, config, js_message, sleep, state, with_session};
 use crate::{
-    retry::{timeout, Election, SingleFlight},
+    retry::{timeout, Election},
     session::SessionStatus,
 };
 use leptos::prelude::Set;
-use std::cell::Cell;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// Why a refresh did not give a new session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,26 +24,19 @@ pub enum RefreshError {
     Unavailable(String),
 }
 
-thread_local! {
-    static GENERATION: Cell<u64> = const { Cell::new(0) };
-    /// Set when a refresh was rejected (401), here or in another tab: terminal for this page
-    /// (docs/browser.md, "Ending"). Calls still in flight or waiting must not be sent or refresh again.
-    static ENDED: Cell<bool> = const { Cell::new(false) };
-    static FLIGHT: SingleFlight<Result<(), RefreshError>> = SingleFlight::default();
-}
-
 /// The tab's session generation: how many refreshes it has made or heard of.
 pub fn generation() -> u64 {
-    GENERATION.with(Cell::get)
+    state::with(|l| l.generation.get())
 }
 
-/// Whether the session ended (a refresh was rejected here or in another tab).
+/// Whether the session ended (a refresh was rejected here or in another tab): terminal for this
+/// page (docs/browser.md, "Ending"); calls still in flight or waiting are not sent again.
 pub fn ended() -> bool {
-    ENDED.with(Cell::get)
+    state::with(|l| l.ended.get())
 }
 
 fn bump() {
-    GENERATION.with(|g| g.set(g.get() + 1));
+    state::with(|l| l.generation.set(l.generation.get() + 1));
 }
 
 pub(crate) fn heard_refreshed() {
@@ -55,7 +46,7 @@ pub(crate) fn heard_refreshed() {
 
 /// The session is over: in-flight calls fail, nothing more is sent, and the tab goes to sign-in.
 pub(crate) fn end_here() {
-    if ENDED.with(|e| e.replace(true)) {
+    if state::with(|l| l.ended.replace(true)) {
         return;
     }
     super::abort_all_requests(401);
@@ -69,7 +60,7 @@ pub(crate) fn end_here() {
 /// Waits for the refresh in flight in this tab, if any (new requests do not leave with a dead
 /// token), bounded by the refresh timeout.
 pub(crate) async fn wait_for_refresh() {
-    if let Some(running) = FLIGHT.with(SingleFlight::in_flight) {
+    if let Some(running) = state::with(|l| l.refresh.in_flight()) {
         let _ = timeout(running, sleep(config().refresh_timeout)).await;
     }
 }
@@ -84,9 +75,7 @@ pub async fn refresh_session(seen_generation: u64) -> Result<(), RefreshError> {
     if generation() > seen_generation {
         return Ok(());
     }
-    let result = FLIGHT
-        .with(|f| f.run(move || coordinated(seen_generation)))
-        .await;
+    let result = state::with(|l| l.refresh.run(move || coordinated(seen_generation))).await;
     match &result {
         Ok(()) => with_session(|s| s.status.set(SessionStatus::Active)),
         Err(RefreshError::Unavailable(_)) => {
@@ -144,16 +133,11 @@ async fn post_refresh() -> Result<(), RefreshError> {
     let cfg = config();
     let controller = web_sys::AbortController::new().ok();
     let attempt = async {
-        let window = web_sys::window().ok_or_else(|| "no window".to_owned())?;
-        let init = web_sys::RequestInit::new();
-        init.set_method("POST");
-        init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-        if let Some(c) = &controller {
-            init.set_signal(Some(&c.signal()));
-        }
-        let request = web_sys::Request::new_with_str_and_init(&cfg.refresh_path, &init)
-            .map_err(|e| js_message(&e))?;
-        let response = JsFuture::from(window.fetch_with_request(&request))
+        let controller = controller
+            .as_ref()
+            .ok_or_else(|| "no AbortController".to_owned())?;
+        let response = super::transport::fetch("POST", &cfg.refresh_path, None, None, controller)
+            .map_err(|e| js_message(&e))?
             .await
             .map_err(|e| js_message(&e))?;
         Ok::<_, String>(response.unchecked_into::<web_sys::Response>().status())

@@ -2,7 +2,7 @@
 //! cannot be re-sent), each attempt with its own `AbortController` and timeout, registered so
 //! that [`abort_all_requests`] can reach it. Every failure goes to the hook, which decides.
 
-use super::{config, js_message, refresh, response::AuthResponse, sleep, with_session};
+use super::{config, js_message, refresh, response::AuthResponse, sleep, state, with_session};
 use crate::{
     error::ApiError,
     retry::{timeout, with_recovery, Cause, FailureInfo, Outcome, Recovery},
@@ -14,16 +14,11 @@ use server_fn::{
     error::{FromServerFnError, ServerFnErrorErr},
     request::browser::BrowserRequest,
 };
-use std::{
-    cell::{Cell, RefCell},
-    collections::HashMap,
-    future::Future,
-    rc::Rc,
-};
+use std::{cell::Cell, future::Future, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-struct InFlight {
+pub(crate) struct InFlight {
     controller: web_sys::AbortController,
     abort_code: Rc<Cell<Option<u16>>>,
     /// Whether this call already used its retry for 401: aborting it for a refresh again would
@@ -31,16 +26,12 @@ struct InFlight {
     auth_retried: bool,
 }
 
-thread_local! {
-    static NEXT_ID: Cell<u64> = const { Cell::new(0) };
-    static IN_FLIGHT: RefCell<HashMap<u64, InFlight>> = RefCell::new(HashMap::new());
-}
-
 /// Aborts every in-flight call with `code`; the hook sees `aborted` and `abort_code`. Calls that
 /// already used their retry for 401 are left alone when the code is 401.
 pub fn abort_all_requests(code: u16) {
-    let targets: Vec<_> = IN_FLIGHT.with(|m| {
-        m.borrow()
+    let targets: Vec<_> = state::with(|l| {
+        l.in_flight
+            .borrow()
             .values()
             .filter(|e| !(code == 401 && e.auth_retried) && e.abort_code.get().is_none())
             .map(|e| (e.controller.clone(), e.abort_code.clone()))
@@ -60,7 +51,7 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let entry = IN_FLIGHT.with(|m| m.borrow_mut().remove(&self.id));
+        let entry = state::with(|l| l.in_flight.borrow_mut().remove(&self.id));
         if let (false, Some(entry)) = (self.settled, entry) {
             entry.controller.abort();
         }
@@ -109,20 +100,9 @@ async fn template(req: BrowserRequest) -> Result<Template, String> {
     })
 }
 
-/// A random UUID (v4) from `crypto.getRandomValues`, which every browser context has (unlike
-/// `crypto.randomUUID`, missing on plain-HTTP origins and older Safari); `Math.random` as a last
-/// resort.
+/// A random UUID (v4).
 pub(crate) fn idempotency_key() -> String {
-    let mut bytes = [0u8; 16];
-    let from_crypto = web_sys::window()
-        .and_then(|w| w.crypto().ok())
-        .is_some_and(|c| c.get_random_values_with_u8_array(&mut bytes).is_ok());
-    if !from_crypto {
-        for b in &mut bytes {
-            *b = (js_sys::Math::random() * 256.0) as u8;
-        }
-    }
-    uuid_v4(bytes)
+    uuid_v4(state::random_bytes())
 }
 
 fn uuid_v4(mut b: [u8; 16]) -> String {
@@ -139,6 +119,30 @@ fn uuid_v4(mut b: [u8; 16]) -> String {
     )
 }
 
+/// The one `fetch` of the layer (calls and the refresh): same-origin credentials, aborted by
+/// `controller`. Resolves with the response, or rejects as `fetch` does.
+pub(crate) fn fetch(
+    method: &str,
+    url: &str,
+    headers: Option<&web_sys::Headers>,
+    body: Option<&js_sys::Uint8Array>,
+    controller: &web_sys::AbortController,
+) -> Result<JsFuture, JsValue> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    if let Some(headers) = headers {
+        init.set_headers(&web_sys::Headers::new_with_headers(headers)?.into());
+    }
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
+    init.set_signal(Some(&controller.signal()));
+    let request = web_sys::Request::new_with_str_and_init(url, &init)?;
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    Ok(JsFuture::from(window.fetch_with_request(&request)))
+}
+
 async fn attempt(t: &Template, auth_retried: bool) -> Result<Sent, AttemptError> {
     let generation = refresh::generation();
     let network = |e: JsValue| AttemptError::Network {
@@ -146,45 +150,31 @@ async fn attempt(t: &Template, auth_retried: bool) -> Result<Sent, AttemptError>
         generation,
     };
     let controller = web_sys::AbortController::new().map_err(network)?;
-    let init = web_sys::RequestInit::new();
-    init.set_method(&t.method);
-    init.set_headers(
-        &web_sys::Headers::new_with_headers(&t.headers)
-            .map_err(network)?
-            .into(),
-    );
-    if let Some(body) = &t.body {
-        init.set_body(body);
-    }
-    init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-    init.set_signal(Some(&controller.signal()));
-    let request = web_sys::Request::new_with_str_and_init(&t.url, &init).map_err(network)?;
-    let window = web_sys::window().ok_or_else(|| AttemptError::Network {
-        message: "no window".into(),
-        generation,
-    })?;
+    let sending = fetch(
+        &t.method,
+        &t.url,
+        Some(&t.headers),
+        t.body.as_ref(),
+        &controller,
+    )
+    .map_err(network)?;
 
-    let id = NEXT_ID.with(|n| {
-        n.set(n.get() + 1);
-        n.get()
-    });
     let abort_code = Rc::new(Cell::new(None));
-    IN_FLIGHT.with(|m| {
-        m.borrow_mut().insert(
+    let id = state::with(|l| {
+        let id = l.next_call.get() + 1;
+        l.next_call.set(id);
+        l.in_flight.borrow_mut().insert(
             id,
             InFlight {
                 controller: controller.clone(),
                 abort_code: abort_code.clone(),
                 auth_retried,
             },
-        )
+        );
+        id
     });
     let mut registration = Registration { id, settled: false };
-    let fetched = timeout(
-        JsFuture::from(window.fetch_with_request(&request)),
-        sleep(config().request_timeout),
-    )
-    .await;
+    let fetched = timeout(sending, sleep(config().request_timeout)).await;
     registration.settled = true;
     drop(registration);
 

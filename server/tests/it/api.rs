@@ -1,12 +1,10 @@
 //! The JSON API and the token rules from the outside: the real router on port 0, a fresh database per test.
 
-mod support;
-
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::*;
 
 #[tokio::test]
 async fn register_answers_201_with_the_token_response_and_both_cookies() {

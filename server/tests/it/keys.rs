@@ -1,11 +1,9 @@
 //! Key rotation (`JWT_SECRET` + `JWT_ACCEPTED_SECRETS`, tokens named by `kid`): a rolling key
 //! change across instances on one database signs nobody out, and the refresh chain survives it.
 
-mod support;
-
+use crate::support::*;
 use serde_json::Value;
 use std::time::Duration;
-use support::*;
 
 const NEW_SECRET: &[u8] = b"the-next-signing-key-0123456789abcdef";
 // A page load with a token of a dropped key is in ssr.rs, with the other page renders.

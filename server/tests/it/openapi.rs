@@ -2,11 +2,9 @@
 //! fail when it and the routes disagree: a contract route missing from it, an operation it
 //! describes that is not served, or an answer with a status it does not describe.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use support::*;
 
 async fn description(app: &TestApp) -> Value {
     let res = app

@@ -2,13 +2,11 @@
 //! hostile, an unlucky or a failing client can do, and that no session ends that shouldn't, or
 //! lives on that shouldn't.
 
-mod support;
-
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::{header, Client, Response, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::*;
 
 /// The URL a server function is registered at.
 fn server_fn<T: leptos::server_fn::ServerFn>() -> String {

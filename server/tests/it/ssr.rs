@@ -1,12 +1,10 @@
 //! Protected pages render signed in on the first byte, refreshing during SSR once per
 //! request, with the rotated cookies on the response.
 
-mod support;
-
+use crate::support::*;
 use futures::future::join_all;
 use reqwest::{header, Response};
 use serde_json::json;
-use support::*;
 
 /// A user with one note, signed in over the body transport: (access, refresh, user id).
 async fn user_with_note(app: &TestApp) -> (String, String, String) {

@@ -1,0 +1,14 @@
+//! The server's integration tests, one binary: each module is what its file name says. The fault
+//! tests (`tests/faults.rs`) stay a binary of their own, since they stop the database and take
+//! SQLite's lock from another process, which must not happen under the other tests.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod hardening;
+mod keys;
+mod openapi;
+mod operations;
+mod ssr;
+mod startup;
