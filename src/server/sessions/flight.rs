@@ -22,9 +22,10 @@ type Cell = Arc<OnceCell<Result<TokenPair, RefreshFailure>>>;
 /// reach the server, short enough that a replay after it is judged by the reuse rules.
 pub(crate) const COALESCE: Duration = Duration::from_secs(2);
 
-/// Entries kept at most. Only tokens that exist reach the map (the caller reads first), so this
-/// is a bound against a flood of real rotations, not of garbage: at 5,000 rotations a second and
-/// a 10 s grace, 50,000 are live.
+/// Entries kept at most: at 5,000 rotations a second and a 10 s grace, 50,000 are live. Tokens
+/// that do not exist reach the map too (each costs one indexed update first), for the 2 s
+/// coalescing window; to fill it, a flood of them would have to outrun the database's writer
+/// several times over. When it is full, rotations run without joining.
 const MAX_ENTRIES: usize = 100_000;
 
 /// How often a full map may be swept of stale entries. Sweeping is O(entries): done on every

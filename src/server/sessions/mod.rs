@@ -90,28 +90,21 @@ impl Auth {
             return Err(RefreshFailure::Invalid);
         }
         let hash = tokens::token_hash(token);
-        // A cheap read first: a token that does not exist never takes a flight slot or SQLite's
-        // write turn. The conditional UPDATE in `rotate` stays the authority on spending.
-        let spent = match self.token_state(&hash).await? {
-            None => return Err(RefreshFailure::Invalid),
-            Some(spent) => spent,
-        };
+        // Straight to the rotation: its conditional update is the authority on spending, and a
+        // token it cannot spend (spent, unknown, expired) takes the replay path inside the same
+        // flight, so a refresh crosses to the database's thread once.
         let key = hash.as_str();
         let slot = &mut *noted;
         let (result, source) = self
             .0
             .flights
             .run(key, move || async move {
-                if spent {
-                    self.replayed(token, key, now_ms(), slot).await
-                } else {
-                    let started = std::time::Instant::now();
-                    let rotated = self.rotate(token, key, slot).await;
-                    if rotated.is_ok() {
-                        metrics::rotation_duration(started.elapsed());
-                    }
-                    rotated
+                let started = std::time::Instant::now();
+                let rotated = self.rotate(token, key, slot).await;
+                if rotated.is_ok() {
+                    metrics::rotation_duration(started.elapsed());
                 }
+                rotated
             })
             .await;
         match (result, source) {
@@ -139,10 +132,6 @@ impl Auth {
             }
             (failed, _) => failed,
         }
-    }
-
-    async fn token_state(&self, hash: &str) -> Result<Option<bool>, sqlx::Error> {
-        self.store().token_spent(hash).await
     }
 
     async fn session_live(&self, sid: &str, unspent: Option<&str>) -> Result<bool, sqlx::Error> {

@@ -184,9 +184,6 @@ pub(crate) trait Store: Send + Sync + 'static {
 
     async fn create_session(&self, session: NewSession<'_>) -> Result<(), sqlx::Error>;
 
-    /// `Some(spent)` for a stored token, `None` for an unknown one.
-    async fn token_spent(&self, hash: &str) -> Result<Option<bool>, sqlx::Error>;
-
     /// Spends the token if it is unspent, unexpired and its session live, and stores its
     /// successor: one unit, at most once per token however many instances race. `None` when the
     /// token could not be spent (nothing changed).

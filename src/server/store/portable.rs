@@ -55,15 +55,6 @@ macro_rules! store_impl {
                 tx.commit().await
             }
 
-            async fn token_spent(&self, hash: &str) -> Result<Option<bool>, sqlx::Error> {
-                let row = sqlx::query("SELECT spent_at FROM refresh_tokens WHERE hash = $1")
-                    .bind(hash)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.map(|r| Ok(r.try_get::<Option<i64>, _>("spent_at")?.is_some()))
-                    .transpose()
-            }
-
             async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
                 let row = sqlx::query(
                     "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
