@@ -130,6 +130,8 @@ struct Inner {
     listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     /// The periodic sweep starts once per engine, however many routers it is installed on.
     sweeper: std::sync::Once,
+    /// Said once: requests arrive without the client address (see `Auth::client_ip`).
+    warned_no_peer: std::sync::atomic::AtomicBool,
 }
 
 impl Auth {
@@ -189,6 +191,7 @@ impl Auth {
             live: sessions::liveness::LiveSessions::new(config.liveness_ttl),
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
+            warned_no_peer: Default::default(),
             store,
             config,
         }))

@@ -191,3 +191,66 @@ async fn many_sessions_rotating_at_once_each_keep_their_own_session() {
         }
     }
 }
+
+#[tokio::test]
+async fn served_without_the_client_address_the_engine_says_so_once() {
+    let logs = Logs::default();
+    let _capture = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    let db = Db::SqliteMemory;
+    let engine = Engine::start(&db, Duration::from_secs(10)).await;
+    let anonymous = |email: &str| {
+        Request::post("/api/auth/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                json!({"email": email, "password": PASSWORD}).to_string(),
+            ))
+            .expect("request")
+    };
+    for email in ["one@example.com", "two@example.com"] {
+        let res = engine
+            .router
+            .clone()
+            .oneshot(anonymous(email))
+            .await
+            .expect("answer");
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let text = logs.text();
+    assert_eq!(
+        text.matches("without the client address").count(),
+        1,
+        "one loud line, not one per request: {text}"
+    );
+}
+
+/// Log lines written by a test's own subscriber.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}

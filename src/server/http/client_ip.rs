@@ -68,6 +68,33 @@ pub fn peer(parts: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
+impl Auth {
+    /// The request's client address, per the engine's [`ClientIpConfig`]. Served without the
+    /// peer address (not through [`serve`](crate::server::serve) or
+    /// `into_make_service_with_connect_info`), every client would share one rate-limit bucket:
+    /// the engine says so, once, as an error, rather than limit everyone together in silence.
+    pub(crate) fn client_ip(
+        &self,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> IpAddr {
+        let peer = peer(extensions);
+        if peer.is_none()
+            && !self
+                .0
+                .warned_no_peer
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            tracing::error!(
+                "served without the client address: every client shares one sign-in rate-limit \
+                 bucket. Serve the router with sessionflow::server::serve, or axum::serve(listener, \
+                 app.into_make_service_with_connect_info::<std::net::SocketAddr>())"
+            );
+        }
+        client_ip(&self.config().client_ip, peer, headers)
+    }
+}
+
 /// Extractor: the request's client address, per the engine's [`ClientIpConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
@@ -80,11 +107,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Auth::from_ref(state);
-        Ok(Self(client_ip(
-            &auth.config().client_ip,
-            peer(&parts.extensions),
-            &parts.headers,
-        )))
+        Ok(Self(auth.client_ip(&parts.extensions, &parts.headers)))
     }
 }
 

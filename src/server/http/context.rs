@@ -91,11 +91,7 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
 
 fn attempter_ip(auth: &Auth) -> Result<std::net::IpAddr, ApiError> {
     let parts = parts()?;
-    Ok(crate::server::http::client_ip::client_ip(
-        &auth.config().client_ip,
-        crate::server::http::client_ip::peer(&parts.extensions),
-        &parts.headers,
-    ))
+    Ok(auth.client_ip(&parts.extensions, &parts.headers))
 }
 
 /// Signs in with an email and a password: the session's cookies are set on the response.
