@@ -96,7 +96,11 @@
 #![warn(missing_docs)]
 
 pub mod error;
-pub mod retry;
+/// The browser layer's decisions as plain Rust, unit-tested natively in place. Private: what a
+/// hook sees of them (`FailureInfo`, `Cause`, `Recovery`) is re-exported by `browser`.
+#[cfg(any(feature = "hydrate", test))]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+mod retry;
 pub mod session;
 pub mod types;
 
