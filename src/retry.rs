@@ -113,7 +113,7 @@ impl FailureInfo {
 pub enum Recovery {
     /// Send the request again now (at most once per cause).
     Retry,
-    /// Send it again after this delay (capped at [`MAX_DELAY`]).
+    /// Send it again after this delay (capped at 60 s).
     RetryAfter(Duration),
     /// Give the caller the original failure.
     Fail,
