@@ -144,7 +144,10 @@ impl Auth {
         db: impl Into<Database>,
         config: AuthConfig,
     ) -> Result<Self, sqlx::migrate::MigrateError> {
-        let store = db.into().store();
+        let store = db
+            .into()
+            .into_store()
+            .map_err(sqlx::migrate::MigrateError::Execute)?;
         store.migrate().await?;
         let auth = Self::with_store(store, config);
         auth.follow_revocations();

@@ -18,56 +18,78 @@ use crate::types::User;
 use sqlx::{postgres::PgPool, sqlite::SqlitePool, AnyPool};
 use std::sync::Arc;
 
-/// The database the engine keeps its tables in: a native pool of either backend. Build it from
-/// the app's own pool with `From`: an `AnyPool` gives a native pool on the same URL, opened
-/// lazily and as large as the app's (an in-memory SQLite `AnyPool` would be a second, separate
-/// database: pass a `SqlitePool` for that).
+/// The database the engine keeps its tables in, built from the app's own pool with `From`: a
+/// `SqlitePool` or `PgPool` is used as it is; an `AnyPool` gives a native pool of the same
+/// backend, as large and as patient as the app's, opened lazily on its connect options (an
+/// in-memory SQLite `AnyPool` would be a second, separate database: pass a `SqlitePool` for
+/// that). [`Auth::connect`](crate::server::Auth::connect) reports a pool it cannot take.
 #[derive(Clone, Debug)]
-pub enum Database {
-    /// SQLite (embedded; one writer at a time).
+pub struct Database(Pool);
+
+#[derive(Clone, Debug)]
+enum Pool {
     Sqlite(SqlitePool),
-    /// PostgreSQL.
     Postgres(PgPool),
+    Any(AnyPool),
 }
 
 impl From<SqlitePool> for Database {
     fn from(pool: SqlitePool) -> Self {
-        Self::Sqlite(pool)
+        Self(Pool::Sqlite(pool))
     }
 }
 
 impl From<PgPool> for Database {
     fn from(pool: PgPool) -> Self {
-        Self::Postgres(pool)
+        Self(Pool::Postgres(pool))
     }
 }
 
 impl From<AnyPool> for Database {
     fn from(pool: AnyPool) -> Self {
-        Self::from(&pool)
+        Self(Pool::Any(pool))
     }
 }
 
 impl From<&AnyPool> for Database {
     fn from(pool: &AnyPool) -> Self {
-        let url = pool.connect_options().database_url.clone();
-        let max = pool.options().get_max_connections();
-        if url.scheme() == "sqlite" {
-            Self::Sqlite(sqlite::lazy_pool(url.as_str(), max))
-        } else {
-            Self::Postgres(postgres::lazy_pool(url.as_str(), max))
-        }
+        Self(Pool::Any(pool.clone()))
     }
 }
 
 impl Database {
-    /// The store for this database.
-    pub(crate) fn store(self) -> Arc<dyn Store> {
-        match self {
-            Self::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool)),
-            Self::Postgres(pool) => Arc::new(postgres::PgStore::new(pool)),
-        }
+    /// The store for this database; for an `AnyPool`, on a native pool made from its options
+    /// (sqlx's own conversion), or an error for a scheme the engine does not speak.
+    pub(crate) fn into_store(self) -> Result<Arc<dyn Store>, sqlx::Error> {
+        Ok(match self.0 {
+            Pool::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool)),
+            Pool::Postgres(pool) => Arc::new(postgres::PgStore::new(pool)),
+            Pool::Any(any) => {
+                let options = any.connect_options();
+                match options.database_url.scheme() {
+                    "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
+                        options.as_ref().try_into()?,
+                        sized_like(&any),
+                    ))),
+                    "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
+                        sized_like(&any).connect_lazy_with(options.as_ref().try_into()?),
+                    )),
+                    other => {
+                        return Err(sqlx::Error::Configuration(
+                            format!("the engine needs sqlite or postgres, not {other}").into(),
+                        ))
+                    }
+                }
+            }
+        })
     }
+}
+
+/// Pool options as large and as patient as the app's pool.
+fn sized_like<DB: sqlx::Database>(app: &AnyPool) -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::new()
+        .max_connections(app.options().get_max_connections())
+        .acquire_timeout(app.options().get_acquire_timeout())
 }
 
 /// Which backend a store runs on.

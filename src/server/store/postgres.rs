@@ -7,25 +7,16 @@ use super::{
 };
 use crate::{server::metrics, types::User};
 use sqlx::{
-    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+    postgres::{PgListener, PgPool},
     Postgres, Row,
 };
-use std::{str::FromStr, time::Duration};
+use std::time::Duration;
 
 /// The channel revocations are announced on; payload `s:<session id>` or `u:<user id>`.
 const CHANNEL: &str = "sessionflow_revocations";
 
 pub(crate) struct PgStore {
     pool: PgPool,
-}
-
-/// A native pool on the URL of the app's `AnyPool`.
-pub(super) fn lazy_pool(url: &str, max_connections: u32) -> PgPool {
-    let options = PgConnectOptions::from_str(url).unwrap_or_else(|_| PgConnectOptions::new());
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with(options)
 }
 
 impl PgStore {

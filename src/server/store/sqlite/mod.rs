@@ -15,10 +15,7 @@ use sqlx::{
     },
     Executor, Row, Sqlite,
 };
-use std::{
-    str::FromStr,
-    sync::{Arc, OnceLock},
-};
+use std::sync::{Arc, OnceLock};
 
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
@@ -32,22 +29,15 @@ pub(crate) struct SqliteStore {
     rotations: OnceLock<Option<writer::Writer>>,
 }
 
-/// A native pool on the URL of the app's `AnyPool`: WAL (readers never block the writer) and
-/// `synchronous = NORMAL` (fsync at checkpoints; WAL keeps that crash-safe).
-pub(super) fn lazy_pool(url: &str, max_connections: u32) -> SqlitePool {
-    let options = SqliteConnectOptions::from_str(url)
-        .unwrap_or_else(|_| SqliteConnectOptions::new().filename(url));
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    let options = if in_memory {
-        options
-    } else {
+/// The engine's own pool on the app's database: WAL (readers never block the writer) and
+/// `synchronous = NORMAL` (fsync at checkpoints; WAL keeps that crash-safe). An in-memory
+/// database ignores the journal mode.
+pub(super) fn lazy_pool(options: SqliteConnectOptions, pool: SqlitePoolOptions) -> SqlitePool {
+    pool.connect_lazy_with(
         options
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-    };
-    SqlitePoolOptions::new()
-        .max_connections(max_connections)
-        .connect_lazy_with(options)
+            .synchronous(SqliteSynchronous::Normal),
+    )
 }
 
 impl SqliteStore {
