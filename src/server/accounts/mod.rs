@@ -114,7 +114,7 @@ impl Auth {
             password_hash: &hash,
             now: db::now_ms(),
         };
-        match self.store().create_account(account, session.as_new()).await {
+        match self.store().create_account(account, &session).await {
             Ok(()) => {}
             Err(e) if db::is_unique_violation(&e) => {
                 return Err(ApiError::validation(

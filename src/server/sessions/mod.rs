@@ -38,23 +38,27 @@ impl Auth {
         user_agent: Option<&str>,
     ) -> Result<TokenPair, sqlx::Error> {
         let (session, refresh) = self.new_session(&user.id, user_agent);
-        self.store().create_session(session.as_new()).await?;
+        self.store().create_session(&session).await?;
         Ok(self.pair(user, session.id, refresh))
     }
 
     /// A new session's row and its first refresh token (in clear), not yet stored.
-    pub(crate) fn new_session(&self, user_id: &str, user_agent: Option<&str>) -> (Opening, String) {
+    pub(crate) fn new_session(
+        &self,
+        user_id: &str,
+        user_agent: Option<&str>,
+    ) -> (NewSession, String) {
         let now = now_ms();
         let refresh = tokens::random_refresh_token();
-        let opening = Opening {
+        let session = NewSession {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: user_id.to_owned(),
-            user_agent: user_agent.map(str::to_owned),
+            user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
             refresh_hash: tokens::token_hash(&refresh),
             now,
             expires_at: now + self.refresh_ttl_ms(),
         };
-        (opening, refresh)
+        (session, refresh)
     }
 
     /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
@@ -408,29 +412,6 @@ impl Auth {
             access_max_age,
             refresh_token,
             refresh_max_age: secs(self.token_config().refresh_ttl),
-        }
-    }
-}
-
-/// A session about to be opened (see [`Auth::new_session`]).
-pub(crate) struct Opening {
-    pub id: String,
-    user_id: String,
-    user_agent: Option<String>,
-    refresh_hash: String,
-    now: i64,
-    expires_at: i64,
-}
-
-impl Opening {
-    pub fn as_new(&self) -> NewSession<'_> {
-        NewSession {
-            id: &self.id,
-            user_id: &self.user_id,
-            user_agent: self.user_agent.as_deref(),
-            refresh_hash: &self.refresh_hash,
-            now: self.now,
-            expires_at: self.expires_at,
         }
     }
 }

@@ -85,6 +85,14 @@ impl Database {
     }
 }
 
+/// The engine's migrations (`src/migrations`, embedded at compile time). The app's migrations
+/// share sqlx's bookkeeping table, so each migrator ignores the other's versions.
+pub(crate) fn migrator() -> sqlx::migrate::Migrator {
+    let mut migrator = sqlx::migrate!("./src/migrations");
+    migrator.set_ignore_missing(true);
+    migrator
+}
+
 /// Pool options as large and as patient as the app's pool.
 fn sized_like<DB: sqlx::Database>(app: &AnyPool) -> sqlx::pool::PoolOptions<DB> {
     sqlx::pool::PoolOptions::new()
@@ -100,12 +108,13 @@ pub(crate) enum Backend {
 }
 
 /// A session (refresh family) and its first refresh token, to be inserted.
-pub(crate) struct NewSession<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
-    pub user_agent: Option<&'a str>,
+pub(crate) struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    /// Kept to its first 256 characters.
+    pub user_agent: Option<String>,
     /// The hash of its first refresh token.
-    pub refresh_hash: &'a str,
+    pub refresh_hash: String,
     pub now: i64,
     pub expires_at: i64,
 }
@@ -199,12 +208,12 @@ pub(crate) trait Store: Send + Sync + 'static {
     async fn create_account(
         &self,
         account: NewAccount<'_>,
-        session: NewSession<'_>,
+        session: &NewSession,
     ) -> Result<(), sqlx::Error>;
 
     // Sessions and their refresh tokens.
 
-    async fn create_session(&self, session: NewSession<'_>) -> Result<(), sqlx::Error>;
+    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error>;
 
     /// Spends the token if it is unspent, unexpired and its session live, and stores its
     /// successor: one unit, at most once per token however many instances race. `None` when the

@@ -12,6 +12,10 @@ macro_rules! store_impl {
         impl $crate::server::store::Store for $store {
             $($own)*
 
+            async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+                $crate::server::store::migrator().run(&self.pool).await
+            }
+
             async fn find_account(
                 &self,
                 email: &str,
@@ -30,7 +34,7 @@ macro_rules! store_impl {
             async fn create_account(
                 &self,
                 account: NewAccount<'_>,
-                session: NewSession<'_>,
+                session: &NewSession,
             ) -> Result<(), sqlx::Error> {
                 let _turn = self.writer().await;
                 let mut tx = self.pool.begin().await?;
@@ -44,14 +48,14 @@ macro_rules! store_impl {
                 .bind(account.now)
                 .execute(&mut *tx)
                 .await?;
-                insert_session(&mut tx, &session).await?;
+                insert_session(&mut tx, session).await?;
                 tx.commit().await
             }
 
-            async fn create_session(&self, session: NewSession<'_>) -> Result<(), sqlx::Error> {
+            async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error> {
                 let _turn = self.writer().await;
                 let mut tx = self.pool.begin().await?;
-                insert_session(&mut tx, &session).await?;
+                insert_session(&mut tx, session).await?;
                 tx.commit().await
             }
 
@@ -392,26 +396,25 @@ macro_rules! insert_session_fn {
     ($db:ty) => {
         async fn insert_session(
             conn: &mut <$db as sqlx::Database>::Connection,
-            s: &NewSession<'_>,
+            s: &NewSession,
         ) -> Result<(), sqlx::Error> {
-            let ua = s.user_agent.map(|ua| ua.chars().take(256).collect::<String>());
             sqlx::query(
                 "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
                  VALUES ($1, $2, $3, $3, $4, $5)",
             )
-            .bind(s.id)
-            .bind(s.user_id)
+            .bind(&s.id)
+            .bind(&s.user_id)
             .bind(s.now)
             .bind(s.expires_at)
-            .bind(ua)
+            .bind(&s.user_agent)
             .execute(&mut *conn)
             .await?;
             sqlx::query(
                 "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4)",
             )
-            .bind(s.refresh_hash)
-            .bind(s.id)
+            .bind(&s.refresh_hash)
+            .bind(&s.id)
             .bind(s.now)
             .bind(s.expires_at)
             .execute(&mut *conn)

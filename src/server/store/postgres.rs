@@ -37,12 +37,6 @@ store_impl!(PgStore, {
         Backend::Postgres
     }
 
-    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        let mut migrator = sqlx::migrate!("./src/migrations");
-        migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await
-    }
-
     async fn health(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
     }

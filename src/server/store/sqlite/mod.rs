@@ -76,12 +76,6 @@ store_impl!(SqliteStore, {
         Backend::Sqlite
     }
 
-    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        let mut migrator = sqlx::migrate!("./src/migrations");
-        migrator.set_ignore_missing(true);
-        migrator.run(&self.pool).await
-    }
-
     /// A reader always gets through (WAL), so this takes the write lock for an instant
     /// (`BEGIN IMMEDIATE`, then `ROLLBACK`), which fails after the busy timeout while another
     /// process holds it.
