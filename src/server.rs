@@ -137,8 +137,8 @@ struct Inner {
 impl Auth {
     /// Applies the engine's own migrations (users, sessions, refresh tokens, idempotency
     /// records, rate limits) and returns the engine. `db` is the app's pool: an `sqlx::AnyPool`
-    /// (the engine opens a native pool on the same URL, as large) or a native `SqlitePool` or
-    /// `PgPool` (used as it is). The app's own tables and migrations stay the app's: both
+    /// (the engine opens a native pool on its connect options, as large) or a native
+    /// `SqlitePool` or `PgPool` (used as it is). The app's own tables and migrations stay the app's: both
     /// migrators share sqlx's bookkeeping table and ignore each other's versions.
     pub async fn connect(
         db: impl Into<Database>,
