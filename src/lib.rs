@@ -19,40 +19,32 @@
 //!
 //! ## 1. The server: connect, install
 //!
-//! The app opens its pool (SQLite or PostgreSQL through `sqlx::AnyPool`), hands it to the engine
-//! with a configuration, builds its own router — Leptos routes with `server::provide_nonce` in
-//! their context, its own JSON handlers, its static files — and lets the engine install itself
-//! on it. This is the whole wiring of `examples/minimal`:
+//! The app hands the engine its database (a URL, or its own pool) and a configuration, registers
+//! its Leptos routes with [`server::SessionRoutes`] (leptos_axum's `leptos_routes`, plus what the
+//! engine needs in each render's context), adds its own handlers and static files, and lets the
+//! engine install itself on the router. This is the whole wiring of `examples/minimal`:
 //!
 //! ```no_run
 //! # #[cfg(feature = "ssr")] mod wiring {
 //! use axum::Router;
 //! use leptos::prelude::*;
-//! use leptos_axum::{generate_route_list, LeptosRoutes};
-//! use sessionflow::server::{config::AuthConfig, provide_nonce, Auth, PagePolicy};
+//! use sessionflow::server::{config::AuthConfig, serve, Auth, PagePolicy, SessionRoutes};
 //!
 //! # #[component] fn App() -> impl IntoView { () }
 //! # fn shell(_: LeptosOptions) -> impl IntoView { view! { <App/> } }
-//! async fn router(options: LeptosOptions, db: sqlx::AnyPool) -> anyhow::Result<Router> {
-//!     let config = AuthConfig::builder(std::env::var("JWT_SECRET")?)
-//!         .public_origins_for(options.site_addr)
-//!         .build()?;
-//!     let auth = Auth::connect(db, config).await?; // applies the engine's own migrations
+//! async fn run(options: LeptosOptions) -> anyhow::Result<()> {
+//!     let config = AuthConfig::from_env(options.site_addr)?; // every engine variable, checked
+//!     let auth = Auth::connect("sqlite://app.db?mode=rwc", config).await?; // + its migrations
 //!     let app = Router::new()
-//!         .leptos_routes_with_context(&options, generate_route_list(App), provide_nonce, {
-//!             let options = options.clone();
-//!             move || shell(options.clone())
-//!         })
+//!         .session_routes(&options, App, shell)
 //!         .fallback_service(tower_http::services::ServeDir::new(&*options.site_root))
-//!         .with_state(options);
-//!     let pages = PagePolicy::new().protect(["/private"]).guest_only(["/login"]).home("/private");
-//!     Ok(auth.install(app, pages))
+//!         .with_state(options.clone());
+//!     let pages = PagePolicy::new().protect(["/private"]).guest_only(["/login"]);
+//!     let listener = tokio::net::TcpListener::bind(options.site_addr).await?;
+//!     Ok(serve(listener, auth.install(app, pages)).await?) // keeps client addresses
 //! }
 //! # }
 //! ```
-//!
-//! Serve it with `into_make_service_with_connect_info::<SocketAddr>()` (the rate limits count
-//! by client address).
 //!
 //! ## 2. Server functions: the caller comes from the request
 //!

@@ -23,9 +23,9 @@ mod store;
 
 pub use accounts::ClientInfo;
 pub use error::{Error, RefreshFailure};
-pub use http::headers::provide_nonce;
 pub use http::install::PagePolicy;
 pub use http::request::RequestSession;
+pub use http::routes::{page_context, SessionRoutes};
 pub use http::{api, context};
 pub use metrics::{RefreshPath, RequestKind};
 pub use store::Database;

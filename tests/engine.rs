@@ -56,16 +56,11 @@ impl Engine {
             .build()
             .expect("config");
         let (database, name): (Database, _) = match db {
-            Db::SqliteFile(dir) => {
-                let url = format!("sqlite://{}/engine.db?mode=rwc", dir.path().display());
-                (
-                    sqlx::SqlitePool::connect(&url)
-                        .await
-                        .expect("sqlite")
-                        .into(),
-                    "sqlite file",
-                )
-            }
+            // By URL: the engine opens its own pool (an app with no pool of its own).
+            Db::SqliteFile(dir) => (
+                format!("sqlite://{}/engine.db?mode=rwc", dir.path().display()).into(),
+                "sqlite file",
+            ),
             Db::SqliteMemory => (
                 sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(1)
@@ -138,6 +133,17 @@ impl Engine {
             .post("/api/auth/refresh", json!({"refresh_token": token}))
             .await;
         (status, body["refresh_token"].as_str().map(str::to_owned))
+    }
+}
+
+#[tokio::test]
+async fn a_database_url_the_engine_cannot_use_is_an_error_not_a_panic() {
+    for url in ["mysql://localhost/db", "not a url", "postgres://[::1"] {
+        let config = AuthConfig::builder(SECRET).build().expect("config");
+        assert!(
+            Auth::connect(url, config).await.is_err(),
+            "{url} must be refused"
+        );
     }
 }
 

@@ -14,8 +14,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use sessionflow::server::{provide_nonce, Auth};
+use sessionflow::server::{page_context, Auth, SessionRoutes};
 use sqlx::AnyPool;
 use std::{sync::Arc, time::Duration};
 use tower_http::{
@@ -42,26 +41,18 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         db: db.clone(),
         leptos_options: leptos_options.clone(),
     };
-    // What every Leptos render and server function of a request gets in its context.
+    // What every Leptos render and server function of a request gets in its context, besides
+    // what the engine puts there.
     let context = {
         let db = db.clone();
-        move || {
-            provide_context(db.clone());
-            provide_nonce();
-        }
+        move || provide_context(db.clone())
     };
-    let shell = {
-        let options = leptos_options.clone();
-        move || shell(options.clone())
-    };
-    let pages = Router::new().leptos_routes_with_context(
-        &state,
-        generate_route_list(App),
-        context.clone(),
-        shell.clone(),
-    );
+    let pages = Router::new().session_routes_with_context(&state, App, context.clone(), shell);
     let not_found = auth.not_found_page(Router::new().fallback(
-        leptos_axum::render_app_to_stream_in_order_with_context(context, shell),
+        leptos_axum::render_app_to_stream_in_order_with_context(page_context(context), {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        }),
     ));
     let files = ServeDir::new(leptos_options.site_root.as_ref())
         .precompressed_br()

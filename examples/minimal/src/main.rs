@@ -8,51 +8,33 @@
 
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use minimal::{shell, App};
-use sessionflow::server::{
-    config::{AuthConfig, AuthConfigBuilder},
-    provide_nonce, Auth, PagePolicy,
-};
+use sessionflow::server::{config::AuthConfigBuilder, serve, Auth, PagePolicy, SessionRoutes};
+use tower_http::services::ServeDir;
 
-// README: begin — the wiring an app adds to use the engine (tests/readme.rs keeps the copy in the
-// README's "Using the engine in another app" identical to this).
-async fn wire(
-    options: LeptosOptions,
-    db: sqlx::AnyPool,
-    config: AuthConfig,
-) -> anyhow::Result<Router> {
-    let auth = Auth::connect(db, config).await?;
-    let routes = generate_route_list(App);
-    let app = Router::new()
-        .leptos_routes_with_context(&options, routes, provide_nonce, {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback_service(tower_http::services::ServeDir::new(&*options.site_root))
-        .with_state(options);
-    let pages = PagePolicy::new()
-        .protect(["/private"])
-        .guest_only(["/login"])
-        .home("/private");
-    Ok(auth.install(app, pages))
-}
-// README: end
+/// For `cargo leptos watch` on a fresh clone only; a deployment sets `JWT_SECRET`.
+const DEVELOPMENT_SECRET: &str = "minimal-example-development-secret-0";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // README: begin — the whole wiring (tests/readme.rs keeps the README's copy identical).
     let options = get_configuration(None)?.leptos_options;
     let env = |k: &str| std::env::var(k).ok();
     let url = env("DATABASE_URL").unwrap_or_else(|| "sqlite://minimal.db?mode=rwc".into());
-    let db = sessionflow::server::any_pool(&url).await?;
-    let secret =
-        env("JWT_SECRET").unwrap_or_else(|| "minimal-example-development-secret-0123".into());
-    let config = AuthConfigBuilder::from_lookup(env, options.site_addr)?
-        .with_secret(secret)
-        .build()?;
-    let app = wire(options.clone(), db, config).await?;
+    let secret = env("JWT_SECRET").unwrap_or_else(|| DEVELOPMENT_SECRET.into());
+    // Every engine variable of the README's table, checked by the engine.
+    let config = AuthConfigBuilder::from_lookup(env, options.site_addr)?.with_secret(secret);
+    // Opens the database and applies the engine's own migrations.
+    let auth = Auth::connect(url, config.build()?).await?;
+    let app = Router::new()
+        .session_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
+        .fallback_service(ServeDir::new(&*options.site_root))
+        .with_state(options.clone());
+    let pages = PagePolicy::new()
+        .protect(["/private"])
+        .guest_only(["/login"]);
     let listener = tokio::net::TcpListener::bind(options.site_addr).await?;
-    println!("listening on http://{}", options.site_addr);
-    sessionflow::server::serve(listener, app).await?;
-    Ok(())
+    // Keeps each client's address (the sign-in limits count by it); stops on SIGTERM.
+    Ok(serve(listener, auth.install(app, pages)).await?)
+    // README: end
 }

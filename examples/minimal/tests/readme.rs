@@ -9,9 +9,11 @@ fn the_readme_shows_the_wiring_that_compiles() {
     let begin = main.find("// README: begin").expect("begin marker");
     let start = begin + main[begin..].find('\n').unwrap() + 1;
     let end = main.find("// README: end").expect("end marker");
+    // The body of `main`, one indent less, without its whole-line comments.
     let wiring: String = main[start..end]
         .lines()
-        .filter(|l| !l.starts_with("//"))
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
         .collect::<Vec<_>>()
         .join("\n");
     assert!(

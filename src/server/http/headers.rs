@@ -86,10 +86,10 @@ pub(crate) async fn no_store(req: Request, next: Next) -> Response {
     res
 }
 
-/// Call it in the Leptos additional context (`leptos_routes_with_context`, and the not-found
-/// page's renderer): Leptos then puts the request's nonce on its hydration scripts, so the
-/// Content-Security-Policy's `'nonce-…'` admits exactly them.
-pub fn provide_nonce() {
+/// Puts the request's nonce in the render's context (`SessionRoutes` and `page_context` call it):
+/// Leptos then puts it on its hydration scripts, so the Content-Security-Policy's `'nonce-…'`
+/// admits exactly them.
+pub(crate) fn provide_nonce() {
     use leptos::prelude::{provide_context, use_context};
     let nonce = use_context::<axum::http::request::Parts>()
         .and_then(|p| p.extensions.get::<CspNonce>().cloned());

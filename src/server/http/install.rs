@@ -73,9 +73,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 impl Auth {
     /// Installs the engine on the app's router, which holds the app's routes — its Leptos pages
-    /// and server functions (from `leptos_routes_with_context`, with
-    /// [`provide_nonce`](crate::server::provide_nonce) in the context), its own JSON handlers — and its
-    /// fallback (static files, the not-found page).
+    /// and server functions (registered with [`SessionRoutes`](crate::server::SessionRoutes)),
+    /// its own JSON handlers — and its fallback (static files, the not-found page).
     ///
     /// On the app's routes, innermost first: `Cache-Control: no-store`; `Idempotency-Key` for
     /// mutations of signed-in callers; the session layer (resolves the caller once per request,

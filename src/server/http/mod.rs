@@ -12,4 +12,5 @@ pub(crate) mod idempotency;
 pub(crate) mod install;
 pub(crate) mod page_layer;
 pub(crate) mod request;
+pub(crate) mod routes;
 pub(crate) mod status;

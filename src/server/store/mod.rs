@@ -18,11 +18,12 @@ use crate::types::User;
 use sqlx::{postgres::PgPool, sqlite::SqlitePool, AnyPool};
 use std::sync::Arc;
 
-/// The database the engine keeps its tables in, built from the app's own pool with `From`: a
+/// The database the engine keeps its tables in, built with `From`: from the app's own pool (a
 /// `SqlitePool` or `PgPool` is used as it is; an `AnyPool` gives a native pool of the same
-/// backend, as large and as patient as the app's, opened lazily on its connect options (an
+/// backend, as large and as patient as the app's, opened lazily on its connect options; an
 /// in-memory SQLite `AnyPool` would be a second, separate database: pass a `SqlitePool` for
-/// that). [`Auth::connect`](crate::server::Auth::connect) reports a pool it cannot take.
+/// that), or from a URL (`sqlite://…`, `postgres://…`) for an app that has no pool of its own.
+/// [`Auth::connect`](crate::server::Auth::connect) reports a pool or URL it cannot take.
 #[derive(Clone, Debug)]
 pub struct Database(Pool);
 
@@ -31,6 +32,7 @@ enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
     Any(AnyPool),
+    Url(String),
 }
 
 impl From<SqlitePool> for Database {
@@ -57,6 +59,18 @@ impl From<&AnyPool> for Database {
     }
 }
 
+impl From<&str> for Database {
+    fn from(url: &str) -> Self {
+        Self(Pool::Url(url.to_owned()))
+    }
+}
+
+impl From<String> for Database {
+    fn from(url: String) -> Self {
+        Self(Pool::Url(url))
+    }
+}
+
 impl Database {
     /// The store for this database; for an `AnyPool`, on a native pool made from its options
     /// (sqlx's own conversion), or an error for a scheme the engine does not speak.
@@ -64,6 +78,18 @@ impl Database {
         Ok(match self.0 {
             Pool::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool)),
             Pool::Postgres(pool) => Arc::new(postgres::PgStore::new(pool)),
+            Pool::Url(url) => {
+                match url.split(':').next().unwrap_or_default() {
+                    "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
+                        url.parse()?,
+                        sqlx::pool::PoolOptions::new(),
+                    ))),
+                    "postgres" | "postgresql" => {
+                        Arc::new(postgres::PgStore::new(sqlx::pool::PoolOptions::new().connect_lazy(&url)?))
+                    }
+                    other => return Err(unsupported(other)),
+                }
+            }
             Pool::Any(any) => {
                 let options = any.connect_options();
                 match options.database_url.scheme() {
@@ -74,15 +100,15 @@ impl Database {
                     "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
                         sized_like(&any).connect_lazy_with(options.as_ref().try_into()?),
                     )),
-                    other => {
-                        return Err(sqlx::Error::Configuration(
-                            format!("the engine needs sqlite or postgres, not {other}").into(),
-                        ))
-                    }
+                    other => return Err(unsupported(other)),
                 }
             }
         })
     }
+}
+
+fn unsupported(scheme: &str) -> sqlx::Error {
+    sqlx::Error::Configuration(format!("the engine needs sqlite or postgres, not {scheme}").into())
 }
 
 /// The engine's migrations (`src/migrations`, embedded at compile time). The app's migrations
