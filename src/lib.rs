@@ -20,7 +20,7 @@
 //! ## 1. The server: connect, install
 //!
 //! The app hands the engine its database (a URL, or its own pool) and a configuration, registers
-//! its Leptos routes with [`server::SessionRoutes`] (leptos_axum's `leptos_routes`, plus what the
+//! its Leptos routes with `server::SessionRoutes` (leptos_axum's `leptos_routes`, plus what the
 //! engine needs in each render's context), adds its own handlers and static files, and lets the
 //! engine install itself on the router. This is the whole wiring of `examples/minimal`:
 //!

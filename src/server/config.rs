@@ -47,6 +47,9 @@ impl ConfigError {
 /// Longest reuse grace and clock-skew leeway accepted.
 pub const MAX_GRACE: Duration = Duration::from_secs(300);
 
+/// How long `Idempotency-Key` records are kept (a re-send after that runs again).
+pub(crate) const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
+
 /// Lifetimes and checks of the two tokens.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenConfig {

@@ -1,14 +1,5 @@
 //! Time and errors as the stores keep them (the SQL itself is in `store/`).
 
-impl super::Auth {
-    /// Whether the database can take the writes signing in needs. PostgreSQL: it answers.
-    /// SQLite: it grants the write lock for an instant (a reader always gets through, WAL), which
-    /// fails after the busy timeout while another process holds it.
-    pub async fn health(&self) -> Result<(), sqlx::Error> {
-        self.store().health().await
-    }
-}
-
 /// Milliseconds since the Unix epoch: the one time format stored.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()

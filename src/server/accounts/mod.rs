@@ -3,10 +3,12 @@
 pub(crate) mod limits;
 
 use crate::server::{
-    accounts::limits::{Attempt, Busy},
+    accounts::limits::{Attempt, Busy, HashPool, RateLimits},
+    config::Limits,
     db,
-    store::NewAccount,
-    Auth, Error, TokenPair,
+    error::Error,
+    sessions::{Sessions, TokenPair},
+    store::{NewAccount, Store},
 };
 use crate::{
     error::{ApiError, ErrorCode},
@@ -16,6 +18,7 @@ use argon2::{
     password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
 };
+use std::sync::Arc;
 
 /// A hash of a random password, verified against when the email is unknown so that a miss
 /// costs as much time as a wrong password.
@@ -48,7 +51,33 @@ pub struct ClientInfo<'a> {
     pub user_agent: Option<&'a str>,
 }
 
-impl Auth {
+/// Accounts: the store they live in, the sign-in buckets and the password-hashing pool. One
+/// per engine, owned by `Auth`; a sign-in opens its session through [`Sessions`].
+pub(crate) struct Accounts {
+    store: Arc<dyn Store>,
+    limiter: RateLimits,
+    hashing: HashPool,
+}
+
+impl Accounts {
+    /// Buckets in the database when they must hold across instances (`shared_limits`).
+    pub fn new(store: Arc<dyn Store>, limits: &Limits, shared_limits: bool) -> Self {
+        Self {
+            limiter: RateLimits::new(limits, shared_limits),
+            hashing: HashPool::new(limits),
+            store,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Forgets in-memory buckets that are full again.
+    pub fn prune(&self) {
+        self.limiter.retain_recent();
+    }
+
     async fn limit(
         &self,
         attempt: Attempt,
@@ -56,7 +85,6 @@ impl Auth {
         email: &Email,
     ) -> Result<(), Error> {
         let checked = self
-            .0
             .limiter
             .check(self.store(), attempt, who.ip, email.as_str())
             .await?;
@@ -72,7 +100,7 @@ impl Auth {
         &self,
         job: impl FnOnce() -> R + Send + 'static,
     ) -> Result<R, ApiError> {
-        self.0.hashing.run(job).await.map_err(|Busy| {
+        self.hashing.run(job).await.map_err(|Busy| {
             tracing::warn!("password hashing saturated; refusing with 503");
             crate::server::metrics::unavailable("hashing_queue");
             ApiError::busy()
@@ -80,20 +108,22 @@ impl Auth {
     }
 
     /// Creates an account and signs it in. `conflict` if the email is taken.
-    #[tracing::instrument(skip(self, password, who), fields(email = %email.as_str()))]
+    #[tracing::instrument(skip(self, sessions, password, who), fields(email = %email.as_str()))]
     pub async fn register(
         &self,
+        sessions: &Sessions,
         email: Email,
         password: Password,
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
-        let result = self.register_account(email, password, who).await;
+        let result = self.register_account(sessions, email, password, who).await;
         crate::server::metrics::registration(outcome(&result));
         result
     }
 
     async fn register_account(
         &self,
+        sessions: &Sessions,
         email: Email,
         password: Password,
         who: ClientInfo<'_>,
@@ -108,7 +138,7 @@ impl Auth {
             email: email.as_str().to_owned(),
         };
         // The user and its first session in one transaction: a failure leaves neither.
-        let (session, refresh) = self.new_session(&user.id, who.user_agent);
+        let (session, refresh) = sessions.new_session(&user.id, who.user_agent);
         let account = NewAccount {
             user: &user,
             password_hash: &hash,
@@ -126,25 +156,27 @@ impl Auth {
             }
             Err(e) => return Err(e.into()),
         }
-        Ok(self.pair(user, session.id, refresh))
+        Ok(sessions.pair(user, session.id, refresh))
     }
 
     /// Signs in. `invalid_credentials` for an unknown email or a wrong password alike;
     /// `rate_limited` (with the seconds to wait) after repeated attempts from one address.
-    #[tracing::instrument(skip(self, password, who), fields(email = %email.as_str()))]
+    #[tracing::instrument(skip(self, sessions, password, who), fields(email = %email.as_str()))]
     pub async fn login(
         &self,
+        sessions: &Sessions,
         email: Email,
         password: Password,
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
-        let result = self.sign_in(email, password, who).await;
+        let result = self.sign_in(sessions, email, password, who).await;
         crate::server::metrics::sign_in(outcome(&result));
         result
     }
 
     async fn sign_in(
         &self,
+        sessions: &Sessions,
         email: Email,
         password: Password,
         who: ClientInfo<'_>,
@@ -162,7 +194,7 @@ impl Auth {
             })
             .await?;
         match user {
-            Some(user) if ok => Ok(self.start_session(user, who.user_agent).await?),
+            Some(user) if ok => Ok(sessions.start_session(user, who.user_agent).await?),
             _ => Err(ApiError::new(
                 ErrorCode::InvalidCredentials,
                 "The email or password is incorrect.",

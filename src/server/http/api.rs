@@ -4,11 +4,12 @@
 
 use crate::server::{
     accounts::ClientInfo,
+    auth::Auth,
     error::{db_error, RefreshFailure},
     http::client_ip::ClientIp,
     http::request::{unauthorized, CurrentUser},
     metrics::RefreshPath,
-    Auth, TokenPair,
+    sessions::TokenPair,
 };
 use crate::{
     error::{ApiError, ErrorCode},

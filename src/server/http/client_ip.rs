@@ -2,7 +2,7 @@
 //! configured proxy, the address that proxy names in the configured header. A header from anyone
 //! else is ignored, so a client cannot pick its own address.
 
-use crate::server::{config::ClientIpConfig, Auth};
+use crate::server::{auth::Auth, config::ClientIpConfig};
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{request::Parts, HeaderMap},
@@ -79,12 +79,7 @@ impl Auth {
         headers: &HeaderMap,
     ) -> IpAddr {
         let peer = peer(extensions);
-        if peer.is_none()
-            && !self
-                .0
-                .warned_no_peer
-                .swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
+        if peer.is_none() && self.first_request_without_peer() {
             tracing::error!(
                 "served without the client address: every client shares one sign-in rate-limit \
                  bucket. Serve the router with sessionflow::server::serve, or axum::serve(listener, \

@@ -18,7 +18,9 @@
 //! }
 //! ```
 
-use crate::server::{accounts::ClientInfo, http::request::RequestSession, Auth, Principal};
+use crate::server::{
+    accounts::ClientInfo, auth::Auth, http::request::RequestSession, sessions::Principal,
+};
 use crate::{
     error::{ApiError, ErrorCode},
     types::{Email, Password, SessionInfo, User},

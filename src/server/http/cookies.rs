@@ -1,7 +1,7 @@
 //! The one place auth cookies are written: both `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure`
 //! per configuration, `Max-Age` matching the token; names from the configuration.
 
-use crate::server::{Auth, RefreshFailure, TokenPair};
+use crate::server::{auth::Auth, error::RefreshFailure, sessions::TokenPair};
 use axum::http::HeaderMap;
 use tower_cookies::{
     cookie::{time::Duration as CookieDuration, SameSite},
@@ -21,12 +21,12 @@ fn build(name: &str, value: String, max_age_secs: i64, secure: bool) -> Cookie<'
 impl Auth {
     /// The access cookie's name.
     pub(crate) fn access_cookie(&self) -> &str {
-        &self.0.config.cookies.access
+        &self.config().cookies.access
     }
 
     /// The refresh cookie's name.
     pub(crate) fn refresh_cookie(&self) -> &str {
-        &self.0.config.cookies.refresh
+        &self.config().cookies.refresh
     }
 
     /// The refresh token the request's cookie carries; an empty cookie is none. The one place
@@ -54,7 +54,7 @@ impl Auth {
 
     /// Sets both cookies for a freshly issued pair.
     pub(crate) fn set_cookies(&self, jar: &Cookies, issued: &TokenPair) {
-        let secure = self.cookie_secure();
+        let secure = self.config().cookies.secure;
         jar.add(build(
             self.access_cookie(),
             issued.access_token.clone(),
@@ -72,7 +72,7 @@ impl Auth {
     /// Clears both cookies. Only a definitive answer (401 `invalid_refresh_token`, sign-out)
     /// calls this.
     pub(crate) fn clear_cookies(&self, jar: &Cookies) {
-        let secure = self.cookie_secure();
+        let secure = self.config().cookies.secure;
         jar.add(build(self.access_cookie(), String::new(), 0, secure));
         jar.add(build(self.refresh_cookie(), String::new(), 0, secure));
     }

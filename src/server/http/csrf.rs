@@ -11,7 +11,7 @@
 //! - Requests without `Origin` (curl, server-to-server) pass: they are not from a foreign page.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::server::{config::origin_of, Auth};
+use crate::server::{auth::Auth, config::origin_of};
 use axum::{
     extract::{Request, State},
     http::{header, HeaderMap, Method},

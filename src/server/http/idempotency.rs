@@ -9,7 +9,7 @@
 //! while the first still runs).
 
 use crate::error::{ApiError, ErrorCode};
-use crate::server::Auth;
+use crate::server::auth::Auth;
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -30,8 +30,6 @@ const MAX_BODY: usize = 512 * 1024;
 const ABANDONED_MS: i64 = 60_000;
 /// How long a re-send waits for the first request with its key to finish.
 const WAIT: Duration = Duration::from_secs(10);
-/// How long records are kept.
-pub const KEEP_MS: i64 = 24 * 3600 * 1000;
 /// Response headers a replay repeats (besides the status and the body).
 const KEPT_HEADERS: &[&str] = &["content-type", "location", "serverfnredirect"];
 

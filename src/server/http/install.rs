@@ -1,12 +1,12 @@
 //! [`Auth::install`]: everything the engine needs on the app's router, in the right order.
 
 use crate::server::{
+    auth::Auth,
     http::csrf::csrf_guard,
     http::headers::{no_store, security_headers, SecurityHeaders},
     http::idempotency::idempotency,
     http::page_layer::{session_layer, SessionLayerState},
     http::status::error_status,
-    Auth,
 };
 use axum::{
     middleware::{from_fn, from_fn_with_state, map_response},
@@ -89,12 +89,7 @@ impl Auth {
     where
         S: Clone + Send + Sync + 'static,
     {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            let auth = self.clone();
-            self.0.sweeper.call_once(|| {
-                auth.spawn_sweeper(SWEEP_EVERY);
-            });
-        }
+        self.start_sweeping(SWEEP_EVERY);
         let pages = SessionLayerState {
             auth: self.clone(),
             policy: Arc::new(pages),

@@ -9,8 +9,8 @@
 //! they answer 401 and leave recovery to the browser layer.
 
 use crate::server::{
-    error::RefreshFailure, http::install::PagePolicy, http::request::RequestSession,
-    metrics::RefreshPath, Auth, Principal, TokenPair,
+    auth::Auth, error::RefreshFailure, http::install::PagePolicy, http::request::RequestSession,
+    metrics::RefreshPath, sessions::Principal, sessions::TokenPair,
 };
 use crate::types::safe_next;
 use axum::{

@@ -2,7 +2,7 @@
 //! (docs/architecture.md): an `Arc<RequestSession>` in the request extensions.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::server::{Auth, Principal};
+use crate::server::{auth::Auth, sessions::Principal};
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
@@ -111,11 +111,11 @@ impl Auth {
             let reason = has_refresh.then_some(ErrorCode::MissingToken);
             return RequestSession::Anonymous { reason };
         };
-        let claims = match self.keys().verify(&token) {
+        let claims = match self.sessions().keys().verify(&token) {
             Ok(c) => c,
             Err(code) => return RequestSession::Anonymous { reason: Some(code) },
         };
-        match self.principal(&claims).await {
+        match self.sessions().principal(&claims).await {
             Ok(Some(p)) => RequestSession::SignedIn(p),
             Ok(None) => RequestSession::Anonymous {
                 reason: Some(ErrorCode::InvalidToken),

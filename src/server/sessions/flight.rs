@@ -6,7 +6,7 @@
 //! committed. The caller re-checks the session before handing out a kept result, so a session
 //! revoked meanwhile is never served from here.
 
-use crate::server::{error::RefreshFailure, TokenPair};
+use crate::server::{error::RefreshFailure, sessions::tokens::TokenPair};
 use std::{
     collections::HashMap,
     future::Future,

@@ -8,16 +8,18 @@ pub(crate) mod flight;
 pub(crate) mod liveness;
 pub(crate) mod tokens;
 
+pub use tokens::{Principal, TokenPair};
+
 use crate::server::{
+    config::TokenConfig,
     db::now_ms,
     error::RefreshFailure,
     metrics,
     metrics::{RefreshOutcome, RefreshPath},
-    secs,
-    store::{NewSession, Rotation, TokenState},
-    Auth, Principal, TokenPair,
+    store::{NewSession, Rotation, Store, TokenState},
 };
 use crate::types::{SessionInfo, User};
+use std::{sync::Arc, time::Duration};
 
 /// Longer than any refresh token this server issues (43 characters); anything longer, or empty,
 /// is refused before it is hashed or looked up.
@@ -30,7 +32,65 @@ fn plausible(token: &str) -> bool {
 /// Successors followed at most when a parent is replayed inside the grace window.
 const MAX_CHAIN: usize = 16;
 
-impl Auth {
+/// Reads `ttl` as whole seconds for JWT `exp` and cookie `Max-Age`.
+fn secs(d: Duration) -> i64 {
+    d.as_secs().max(1) as i64
+}
+
+/// Sessions and their tokens: the store they live in, the signing keys, the rotations in
+/// flight, and the sessions believed live. One per engine, owned by `Auth`.
+pub(crate) struct Sessions {
+    store: Arc<dyn Store>,
+    keys: tokens::Keys,
+    tokens: TokenConfig,
+    flights: flight::Flights,
+    live: liveness::LiveSessions,
+}
+
+impl Sessions {
+    pub fn new(
+        store: Arc<dyn Store>,
+        keys: tokens::Keys,
+        tokens: TokenConfig,
+        liveness_ttl: Duration,
+    ) -> Self {
+        Self {
+            flights: flight::Flights::new(tokens.reuse_grace),
+            live: liveness::LiveSessions::new(liveness_ttl),
+            store,
+            keys,
+            tokens,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// The signing and accepted keys.
+    pub fn keys(&self) -> &tokens::Keys {
+        &self.keys
+    }
+
+    fn token_config(&self) -> &TokenConfig {
+        &self.tokens
+    }
+
+    /// Forgets what another instance announced revoked (`None`: everything, the announcements
+    /// were interrupted).
+    pub fn forget_announced(&self, payload: Option<&str>) {
+        match payload {
+            Some(p) => self.live.apply(p),
+            None => self.live.forget_all(),
+        }
+    }
+
+    /// Drops what is past its time: kept rotation results, sessions believed live.
+    pub fn prune(&self) {
+        self.flights.prune();
+        self.live.prune();
+    }
+
     /// Opens a session for `user` and issues its first pair.
     pub async fn start_session(
         &self,
@@ -100,7 +160,6 @@ impl Auth {
         let key = hash.as_str();
         let slot = &mut *noted;
         let (result, source) = self
-            .0
             .flights
             .run(key, move || async move {
                 let started = std::time::Instant::now();
@@ -296,22 +355,21 @@ impl Auth {
                 session_id: claims.sid.clone(),
             })
         };
-        if let Some(user) = self.0.live.get(&claims.sid, now) {
+        if let Some(user) = self.live.get(&claims.sid, now) {
             return Ok(principal(user));
         }
-        let revision = self.0.live.revision();
+        let revision = self.live.revision();
         let Some((user, expires_at)) = self.store().live_session(&claims.sid, now).await? else {
             return Ok(None);
         };
-        self.0
-            .live
+        self.live
             .put(revision, &claims.sid, user.clone(), expires_at);
         Ok(principal(user))
     }
 
     /// Forgets revoked sessions here and tells the other instances (PostgreSQL).
     async fn revoked(&self, payload: String) {
-        self.0.live.apply(&payload);
+        self.live.apply(&payload);
         match self.store().announce(&payload).await {
             Ok(true) => metrics::revocation_announcement("sent"),
             Ok(false) => {}

@@ -6,6 +6,7 @@
 
 use crate::error::ErrorCode;
 use crate::server::config::TokenConfig;
+use crate::types::User;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -176,6 +177,41 @@ pub fn random_refresh_token() -> String {
 /// What is stored for a refresh token: SHA-256, hex.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A freshly issued token pair. Lives only in memory and in the cookies it is written to.
+#[derive(Clone)]
+pub struct TokenPair {
+    /// Whose session it is.
+    pub user: User,
+    /// The session (refresh family) id.
+    pub session_id: String,
+    /// The signed access token (a JWT).
+    pub access_token: String,
+    /// Its lifetime in seconds (the cookie's `Max-Age`, the response's `expires_in`).
+    pub access_max_age: i64,
+    /// The refresh token, in clear (only the browser's cookie holds it after this).
+    pub refresh_token: String,
+    /// Its lifetime in seconds.
+    pub refresh_max_age: i64,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("user", &self.user)
+            .field("session_id", &self.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is calling: a user in one session (refresh family).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The signed-in user.
+    pub user: User,
+    /// The session the request's access token belongs to.
+    pub session_id: String,
 }
 
 #[cfg(test)]

@@ -78,18 +78,16 @@ impl Database {
         Ok(match self.0 {
             Pool::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool)),
             Pool::Postgres(pool) => Arc::new(postgres::PgStore::new(pool)),
-            Pool::Url(url) => {
-                match url.split(':').next().unwrap_or_default() {
-                    "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
-                        url.parse()?,
-                        sqlx::pool::PoolOptions::new(),
-                    ))),
-                    "postgres" | "postgresql" => {
-                        Arc::new(postgres::PgStore::new(sqlx::pool::PoolOptions::new().connect_lazy(&url)?))
-                    }
-                    other => return Err(unsupported(other)),
-                }
-            }
+            Pool::Url(url) => match url.split(':').next().unwrap_or_default() {
+                "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
+                    url.parse()?,
+                    sqlx::pool::PoolOptions::new(),
+                ))),
+                "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
+                    sqlx::pool::PoolOptions::new().connect_lazy(&url)?,
+                )),
+                other => return Err(unsupported(other)),
+            },
             Pool::Any(any) => {
                 let options = any.connect_options();
                 match options.database_url.scheme() {

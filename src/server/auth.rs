@@ -1,0 +1,252 @@
+//! The engine's root: [`Auth`] composes the parts (docs/architecture.md, "Modules"), each with
+//! one owner: [`Sessions`] (rotation rules, flights, liveness, keys) and [`Accounts`] (sign-in,
+//! registration, limits), both over one [`Store`]. The HTTP side (`http/`) holds an `Auth` and
+//! asks it; nothing here knows about HTTP.
+
+use crate::server::{
+    accounts::{Accounts, ClientInfo},
+    config::{AuthConfig, IDEMPOTENCY_KEEP},
+    db,
+    error::{Error, RefreshFailure},
+    metrics::RefreshPath,
+    sessions::{tokens::Keys, Principal, Sessions, TokenPair},
+    store::{self, Database, Store},
+};
+use crate::types::{Email, Password, SessionInfo, User};
+use std::{
+    sync::{atomic::AtomicBool, Arc},
+    time::Duration,
+};
+
+/// The auth engine: the database, keys and settings. Cheap to clone.
+#[derive(Clone)]
+pub struct Auth(Arc<Inner>);
+
+struct Inner {
+    store: Arc<dyn Store>,
+    sessions: Sessions,
+    accounts: Accounts,
+    config: AuthConfig,
+    /// Dropped with the engine, which stops the revocation listener (and its connection).
+    listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The periodic sweep starts once per engine, however many routers it is installed on.
+    sweeper: std::sync::Once,
+    /// Said once: requests arrive without the client address (see `Auth::client_ip`).
+    warned_no_peer: AtomicBool,
+}
+
+impl Auth {
+    /// Applies the engine's own migrations (users, sessions, refresh tokens, idempotency
+    /// records, rate limits) and returns the engine. `db` is a database URL (`sqlite://…`,
+    /// `postgres://…`: the engine opens its own pool) or the app's pool: an `sqlx::AnyPool`
+    /// (the engine opens a native pool on its connect options, as large) or a native
+    /// `SqlitePool` or `PgPool` (used as it is). The app's own tables and migrations stay the
+    /// app's: both migrators share sqlx's bookkeeping table and ignore each other's versions.
+    pub async fn connect(
+        db: impl Into<Database>,
+        config: AuthConfig,
+    ) -> Result<Self, sqlx::migrate::MigrateError> {
+        let store = db
+            .into()
+            .into_store()
+            .map_err(sqlx::migrate::MigrateError::Execute)?;
+        store.migrate().await?;
+        let auth = Self::with_store(store, config);
+        auth.follow_revocations();
+        Ok(auth)
+    }
+
+    /// Forgets the sessions other instances revoke, as they announce them (PostgreSQL).
+    fn follow_revocations(&self) {
+        if self.0.config.liveness_ttl.is_zero() {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.0);
+        let on: store::OnAnnouncement = Box::new(move |payload| {
+            let Some(inner) = weak.upgrade() else {
+                return false;
+            };
+            inner.sessions.forget_announced(payload);
+            true
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        *self.0.listener_stop.lock().expect("listener slot") = Some(stop);
+        let store = self.0.store.clone();
+        handle.spawn(async move { store.follow_announcements(on, stopped).await });
+    }
+
+    fn with_store(store: Arc<dyn Store>, config: AuthConfig) -> Self {
+        use secrecy::ExposeSecret;
+        let shared_limits = store.backend() == store::Backend::Postgres;
+        let keys = Keys::new(
+            config.secret.expose_secret(),
+            config.accepted_secrets.iter().map(|s| s.expose_secret()),
+            &config.tokens,
+        );
+        Self(Arc::new(Inner {
+            sessions: Sessions::new(
+                store.clone(),
+                keys,
+                config.tokens.clone(),
+                config.liveness_ttl,
+            ),
+            accounts: Accounts::new(store.clone(), &config.limits, shared_limits),
+            listener_stop: std::sync::Mutex::new(None),
+            sweeper: std::sync::Once::new(),
+            warned_no_peer: AtomicBool::new(false),
+            store,
+            config,
+        }))
+    }
+
+    /// The configuration the engine runs with.
+    pub fn config(&self) -> &AuthConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        &*self.0.store
+    }
+
+    pub(crate) fn sessions(&self) -> &Sessions {
+        &self.0.sessions
+    }
+
+    /// Whether the database can take the writes signing in needs. PostgreSQL: it answers.
+    /// SQLite: it grants the write lock for an instant (a reader always gets through, WAL), which
+    /// fails after the busy timeout while another process holds it.
+    pub async fn health(&self) -> Result<(), sqlx::Error> {
+        self.store().health().await
+    }
+
+    /// Starts the periodic sweep on the current tokio runtime, once per engine.
+    pub(crate) fn start_sweeping(&self, every: Duration) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        self.0.sweeper.call_once(|| {
+            let auth = self.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = auth.sweep().await {
+                        tracing::warn!(error = %e, "session sweep failed");
+                    }
+                    auth.0.sessions.prune();
+                    auth.0.accounts.prune();
+                }
+            });
+        });
+    }
+
+    /// `true` the first time only: a request arrived without the client address.
+    pub(crate) fn first_request_without_peer(&self) -> bool {
+        !self
+            .0
+            .warned_no_peer
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Deletes expired sessions, revoked ones after a day, spent tokens after a day (reuse of
+    /// a token older than that is answered as unknown rather than revoking), old idempotency
+    /// records and full rate-limit buckets.
+    pub async fn sweep(&self) -> Result<(), sqlx::Error> {
+        let now = db::now_ms();
+        let day = 24 * 3600 * 1000;
+        self.store()
+            .sweep(store::Sweep {
+                now,
+                spent_before: now - day,
+                idempotency_before: now - IDEMPOTENCY_KEEP.as_millis() as i64,
+            })
+            .await
+    }
+
+    // Sessions (docs/protocol.md): the rules are in `sessions/mod.rs`.
+
+    /// Opens a session for `user` and issues its first pair.
+    pub async fn start_session(
+        &self,
+        user: User,
+        user_agent: Option<&str>,
+    ) -> Result<TokenPair, sqlx::Error> {
+        self.0.sessions.start_session(user, user_agent).await
+    }
+
+    /// Rotates a refresh token: one rotation per token per process, one spend per token overall,
+    /// the same successor for a replay inside the grace window, the successor once more for a
+    /// late replay whose answer was lost, family revocation for anything else. `path` says
+    /// where the refresh was asked for (it is counted, nothing else).
+    pub async fn refresh(
+        &self,
+        token: &str,
+        path: RefreshPath,
+    ) -> Result<TokenPair, RefreshFailure> {
+        self.0.sessions.refresh(token, path).await
+    }
+
+    /// Signs out (every path: the JSON logout and the app's sign-out): revokes the session the
+    /// refresh token belongs to, and the access token's session if that is another one.
+    pub async fn sign_out(
+        &self,
+        refresh: Option<&str>,
+        access_session: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        self.0.sessions.sign_out(refresh, access_session).await
+    }
+
+    /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
+    pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, sqlx::Error> {
+        self.0.sessions.revoke_session(user_id, sid).await
+    }
+
+    /// Revokes every session of a user ("sign out everywhere"); returns how many were live.
+    pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        self.0.sessions.revoke_all(user_id).await
+    }
+
+    /// How many live sessions the user has, counting at most `cap` (a page that shows the
+    /// number need not read every row of an account with thousands).
+    pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, sqlx::Error> {
+        self.0.sessions.count_sessions(user_id, cap).await
+    }
+
+    /// The user's live sessions, most recently used first.
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
+        self.0.sessions.list_sessions(who).await
+    }
+
+    // Accounts (docs/limits.md): the rules are in `accounts/`.
+
+    /// Creates an account and signs it in. `conflict` if the email is taken.
+    pub async fn register(
+        &self,
+        email: Email,
+        password: Password,
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
+        let sessions = &self.0.sessions;
+        self.0
+            .accounts
+            .register(sessions, email, password, who)
+            .await
+    }
+
+    /// Signs in. `invalid_credentials` for an unknown email or a wrong password alike;
+    /// `rate_limited` (with the seconds to wait) after repeated attempts from one address.
+    pub async fn login(
+        &self,
+        email: Email,
+        password: Password,
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
+        self.0
+            .accounts
+            .login(&self.0.sessions, email, password, who)
+            .await
+    }
+}
