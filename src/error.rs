@@ -75,9 +75,16 @@ impl ErrorCode {
         }
     }
 
-    /// Whether this is one of the two failures the browser layer recovers from by refreshing.
+    /// Whether a refresh can cure this failure of an access token, so the browser layer
+    /// refreshes once and re-sends: `token_expired`, `missing_token` (the access cookie's
+    /// Max-Age ran out), `invalid_token` (a token signed with a key no longer accepted, say, or
+    /// a revoked device, whose refresh then ends the session properly). The one definition:
+    /// the browser layer asks this (docs/browser.md).
     pub fn is_refreshable(self) -> bool {
-        matches!(self, Self::TokenExpired | Self::MissingToken)
+        matches!(
+            self,
+            Self::TokenExpired | Self::MissingToken | Self::InvalidToken
+        )
     }
 }
 
@@ -205,10 +212,10 @@ mod tests {
     }
 
     #[test]
-    fn only_expired_and_missing_tokens_are_refreshable() {
+    fn access_token_failures_are_refreshable_a_rejected_refresh_is_not() {
         assert!(ErrorCode::TokenExpired.is_refreshable());
         assert!(ErrorCode::MissingToken.is_refreshable());
-        assert!(!ErrorCode::InvalidToken.is_refreshable());
+        assert!(ErrorCode::InvalidToken.is_refreshable());
         assert!(!ErrorCode::InvalidRefreshToken.is_refreshable());
     }
 }

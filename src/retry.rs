@@ -96,14 +96,11 @@ impl FailureInfo {
             .map(Duration::from_secs)
     }
 
-    /// The failures a refresh can cure: 401 `token_expired`, `missing_token` (the access cookie's
-    /// Max-Age ran out), `invalid_token` (e.g. a revoked device: the refresh's own 401 then ends
-    /// the session properly), or an abort with code 401.
+    /// A 401 whose code a refresh can cure ([`ErrorCode::is_refreshable`]), or an abort with
+    /// code 401.
     pub fn needs_refresh(&self) -> bool {
-        let refreshable_401 = self.status == Some(401)
-            && self
-                .code
-                .is_some_and(|c| c.is_refreshable() || c == ErrorCode::InvalidToken);
+        let refreshable_401 =
+            self.status == Some(401) && self.code.is_some_and(ErrorCode::is_refreshable);
         refreshable_401 || (self.aborted && self.abort_code == Some(401))
     }
 }
