@@ -75,13 +75,13 @@ async fn assert_unavailable_keeps_the_session(app: &TestApp, access: &str, r0: &
 async fn sqlite_locked_by_another_process_answers_503_and_recovers_with_the_session_intact() {
     let _one = one_fault_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, r0, user) = app.register_body("ada@example.com").await;
+    let (access, r0, user) = app.post_register_with_tokens("ada@example.com").await;
     // Another process takes the write lock and keeps it past the 5 s busy timeout.
     let lock = HeldLock::on_refresh_token(&app, &r0).await;
     assert_unavailable_keeps_the_session(&app, &access, &r0, &user).await;
     lock.release().await;
     until_healthy(&app).await;
-    let res = app.refresh_body(&r0).await;
+    let res = app.post_refresh(&r0).await;
     assert_eq!(res.status(), 200, "the same refresh token still works");
 }
 
@@ -108,7 +108,7 @@ async fn postgres_stopped_mid_run_answers_503_and_recovers_by_itself() {
         assert!(status.success(), "pg_ctlcluster {args:?}");
     };
     let app = TestApp::spawn(&pg).await;
-    let (access, r0, user) = app.register_body("ada@example.com").await;
+    let (access, r0, user) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/notes"))
@@ -123,7 +123,7 @@ async fn postgres_stopped_mid_run_answers_503_and_recovers_by_itself() {
         assert_unavailable_keeps_the_session(&app, &access, &r0, &user).await;
         // The session was seen live a moment ago, so /api/me may still answer from memory
         // (for at most the liveness bound); what it must never say is 401.
-        let me = app.me(&access).await;
+        let me = app.get_me(&access).await;
         assert!(
             me.status() == 503 || me.status() == 200,
             "never 401 while the database is away: {}",
@@ -136,8 +136,8 @@ async fn postgres_stopped_mid_run_answers_503_and_recovers_by_itself() {
         std::panic::resume_unwind(panic);
     }
     until_healthy(&app).await;
-    assert_eq!(app.me(&access).await.status(), 200);
-    let res = app.refresh_body(&r0).await;
+    assert_eq!(app.get_me(&access).await.status(), 200);
+    let res = app.post_refresh(&r0).await;
     assert_eq!(res.status(), 200, "the session survived the outage");
     let notes: Value = app
         .bare()

@@ -41,7 +41,7 @@ async fn register_answers_201_with_the_token_response_and_both_cookies() {
             "cookie transport keeps the refresh token out of the body"
         );
         assert_eq!(
-            app.me(body["access_token"].as_str().unwrap())
+            app.get_me(body["access_token"].as_str().unwrap())
                 .await
                 .status(),
             200
@@ -53,7 +53,7 @@ async fn register_answers_201_with_the_token_response_and_both_cookies() {
 async fn registering_a_taken_email_in_another_case_is_409_conflict() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        app.register(&app.bare(), "ada@example.com").await;
+        app.post_register(&app.bare(), "ada@example.com").await;
         let res = app
             .bare()
             .post(app.url("/api/auth/register"))
@@ -94,7 +94,7 @@ async fn bad_emails_and_passwords_are_400_validation() {
 #[tokio::test]
 async fn wrong_passwords_and_unknown_emails_are_401_invalid_credentials() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    app.register(&app.bare(), "ada@example.com").await;
+    app.post_register(&app.bare(), "ada@example.com").await;
     for (email, password) in [
         ("ada@example.com", "wrong password"),
         ("nobody@example.com", PASSWORD),
@@ -116,7 +116,7 @@ async fn wrong_passwords_and_unknown_emails_are_401_invalid_credentials() {
 #[tokio::test]
 async fn login_with_body_transport_returns_the_refresh_token_and_sets_no_cookies() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    app.register(&app.bare(), "ada@example.com").await;
+    app.post_register(&app.bare(), "ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/auth/login"))
@@ -130,7 +130,7 @@ async fn login_with_body_transport_returns_the_refresh_token_and_sets_no_cookies
     let refresh = body["refresh_token"]
         .as_str()
         .expect("refresh token in the body");
-    assert_eq!(app.refresh_body(refresh).await.status(), 200);
+    assert_eq!(app.post_refresh(refresh).await.status(), 200);
 }
 
 #[tokio::test]
@@ -162,7 +162,7 @@ async fn refresh_rotates_the_refresh_token_and_spends_the_old_one() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let browser = app.browser();
-        app.register(&browser, "ada@example.com").await;
+        app.post_register(&browser, "ada@example.com").await;
         let res = browser
             .post(app.url("/api/auth/refresh"))
             .send()
@@ -208,9 +208,9 @@ async fn refresh_rotates_the_refresh_token_and_spends_the_old_one() {
 async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_successor() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (_, r0, _) = app.register_body("ada@example.com").await;
-        let first: Value = app.refresh_body(&r0).await.json().await.unwrap();
-        let again = app.refresh_body(&r0).await;
+        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
+        let again = app.post_refresh(&r0).await;
         assert_eq!(
             again.status(),
             200,
@@ -223,7 +223,7 @@ async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_succes
         );
         let r1 = first["refresh_token"].as_str().unwrap();
         assert_eq!(
-            app.refresh_body(r1).await.status(),
+            app.post_refresh(r1).await.status(),
             200,
             "the session survived"
         );
@@ -234,28 +234,28 @@ async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_succes
 async fn refresh_reused_after_grace_revokes_the_whole_session() {
     for b in backends() {
         let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
-        let (_, r0, _) = app.register_body("ada@example.com").await;
-        let first: Value = app.refresh_body(&r0).await.json().await.unwrap();
+        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
         let r1 = first["refresh_token"].as_str().unwrap();
         // The successor was used, so the answer to r0's rotation was not lost: r0 again is theft.
-        let second: Value = app.refresh_body(r1).await.json().await.unwrap();
+        let second: Value = app.post_refresh(r1).await.json().await.unwrap();
         let (a2, r2) = (
             second["access_token"].as_str().unwrap(),
             second["refresh_token"].as_str().unwrap(),
         );
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let stolen = app.refresh_body(&r0).await;
+        let stolen = app.post_refresh(&r0).await;
         assert_eq!(
             error_code(stolen).await,
             (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into())
         );
         assert_eq!(
-            error_code(app.refresh_body(r2).await).await.1,
+            error_code(app.post_refresh(r2).await).await.1,
             "invalid_refresh_token",
             "newest token revoked too"
         );
         assert_eq!(
-            error_code(app.me(a2).await).await.1,
+            error_code(app.get_me(a2).await).await.1,
             "invalid_token",
             "access tokens of the session stop working"
         );
@@ -266,14 +266,14 @@ async fn refresh_reused_after_grace_revokes_the_whole_session() {
 async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (_, r0, _) = app.register_body("ada@example.com").await;
-        let results = join_all((0..32).map(|_| app.refresh_body(&r0))).await;
+        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let results = join_all((0..32).map(|_| app.post_refresh(&r0))).await;
         let mut successors = std::collections::HashSet::new();
         for res in results {
             assert_eq!(res.status(), 200);
             let body: Value = res.json().await.unwrap();
             assert_eq!(
-                app.me(body["access_token"].as_str().unwrap())
+                app.get_me(body["access_token"].as_str().unwrap())
                     .await
                     .status(),
                 200
@@ -283,7 +283,7 @@ async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair() {
         assert_eq!(successors.len(), 1, "one rotation, one successor");
         let r1 = successors.into_iter().next().unwrap();
         assert_eq!(
-            app.refresh_body(&r1).await.status(),
+            app.post_refresh(&r1).await.status(),
             200,
             "the session survives"
         );
@@ -300,8 +300,8 @@ async fn two_server_instances_on_one_database_rotate_a_token_once() {
     for b in backends() {
         let one = TestApp::spawn(&b).await;
         let two = one.sibling(|b| b).await;
-        let (access, r0, _) = one.register_body("ada@example.com").await;
-        let (a, b2) = tokio::join!(one.refresh_body(&r0), two.refresh_body(&r0));
+        let (access, r0, _) = one.post_register_with_tokens("ada@example.com").await;
+        let (a, b2) = tokio::join!(one.post_refresh(&r0), two.post_refresh(&r0));
         let a: Value = a.json().await.unwrap();
         let b2: Value = b2.json().await.unwrap();
         assert_eq!(a["refresh_token"], b2["refresh_token"]);
@@ -352,7 +352,7 @@ async fn logout_revokes_the_session_and_clears_cookies() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let browser = app.browser();
-        let body = app.register(&browser, "ada@example.com").await;
+        let body = app.post_register(&browser, "ada@example.com").await;
         let access = body["access_token"].as_str().unwrap().to_owned();
         let res = browser
             .post(app.url("/api/auth/logout"))
@@ -363,7 +363,10 @@ async fn logout_revokes_the_session_and_clears_cookies() {
         assert!(set_cookies(&res)
             .iter()
             .all(|(_, c)| c.contains("Max-Age=0")));
-        assert_eq!(error_code(app.me(&access).await).await.1, "invalid_token");
+        assert_eq!(
+            error_code(app.get_me(&access).await).await.1,
+            "invalid_token"
+        );
         assert_eq!(
             app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
                 .await,
@@ -375,7 +378,7 @@ async fn logout_revokes_the_session_and_clears_cookies() {
 #[tokio::test]
 async fn logout_with_a_body_token_revokes_that_session() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, refresh, _) = app.register_body("ada@example.com").await;
+    let (access, refresh, _) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/auth/logout"))
@@ -384,16 +387,16 @@ async fn logout_with_a_body_token_revokes_that_session() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(app.me(&access).await.status(), 401);
-    assert_eq!(app.refresh_body(&refresh).await.status(), 401);
+    assert_eq!(app.get_me(&access).await.status(), 401);
+    assert_eq!(app.post_refresh(&refresh).await.status(), 401);
 }
 
 #[tokio::test]
 async fn logout_all_revokes_every_session_of_the_user_only() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (a1, _, _) = app.register_body("ada@example.com").await;
-        let (a2, _, _) = app.register_body("ada2@example.com").await;
+        let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
+        let (a2, _, _) = app.post_register_with_tokens("ada2@example.com").await;
         let second: Value = app
             .bare()
             .post(app.url("/api/auth/login"))
@@ -412,14 +415,18 @@ async fn logout_all_revokes_every_session_of_the_user_only() {
             .await
             .unwrap();
         assert_eq!(res.status(), 204);
-        assert_eq!(app.me(&a1).await.status(), 401);
+        assert_eq!(app.get_me(&a1).await.status(), 401);
         assert_eq!(
-            app.me(second["access_token"].as_str().unwrap())
+            app.get_me(second["access_token"].as_str().unwrap())
                 .await
                 .status(),
             401
         );
-        assert_eq!(app.me(&a2).await.status(), 200, "another user is untouched");
+        assert_eq!(
+            app.get_me(&a2).await.status(),
+            200,
+            "another user is untouched"
+        );
     }
 }
 
@@ -427,7 +434,7 @@ async fn logout_all_revokes_every_session_of_the_user_only() {
 async fn sessions_are_listed_with_the_current_one_marked_and_others_can_be_revoked() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (a1, _, _) = app.register_body("ada@example.com").await;
+        let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
         let list: Vec<Value> = app
             .bare()
             .get(app.url("/api/auth/sessions"))
@@ -474,8 +481,8 @@ async fn sessions_are_listed_with_the_current_one_marked_and_others_can_be_revok
 #[tokio::test]
 async fn a_session_of_another_user_cannot_be_deleted() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (a1, _, _) = app.register_body("ada@example.com").await;
-    let (a2, _, _) = app.register_body("bob@example.com").await;
+    let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let (a2, _, _) = app.post_register_with_tokens("bob@example.com").await;
     let res = app
         .bare()
         .delete(app.url(&format!("/api/auth/sessions/{}", sid_of(&a2))))
@@ -487,13 +494,13 @@ async fn a_session_of_another_user_cannot_be_deleted() {
         error_code(res).await,
         (StatusCode::NOT_FOUND, "not_found".into())
     );
-    assert_eq!(app.me(&a2).await.status(), 200);
+    assert_eq!(app.get_me(&a2).await.status(), 200);
 }
 
 #[tokio::test]
 async fn bad_access_tokens_get_the_right_401_code() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, _, user_id) = app.register_body("ada@example.com").await;
+    let (access, _, user_id) = app.post_register_with_tokens("ada@example.com").await;
     let sid = sid_of(&access);
     let res = app.bare().get(app.url("/api/me")).send().await.unwrap();
     assert_eq!(
@@ -505,7 +512,7 @@ async fn bad_access_tokens_get_the_right_401_code() {
         (StatusCode::UNAUTHORIZED, "missing_token".into())
     );
     assert_eq!(
-        error_code(app.me(&signed_access(&user_id, &sid, -60)).await)
+        error_code(app.get_me(&signed_access(&user_id, &sid, -60)).await)
             .await
             .1,
         "token_expired"
@@ -535,7 +542,7 @@ async fn bad_access_tokens_get_the_right_401_code() {
         "a".repeat(9000),
     ] {
         assert_eq!(
-            error_code(app.me(&bad).await).await,
+            error_code(app.get_me(&bad).await).await,
             (StatusCode::UNAUTHORIZED, "invalid_token".into())
         );
     }
@@ -553,7 +560,7 @@ async fn bad_access_tokens_get_the_right_401_code() {
 #[tokio::test]
 async fn malformed_bodies_are_400_or_413_never_500() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, _, _) = app.register_body("ada@example.com").await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
     let post = |path: &str, body: Vec<u8>| {
         app.bare()
             .post(app.url(path))
@@ -595,7 +602,7 @@ async fn malformed_bodies_are_400_or_413_never_500() {
 async fn the_same_idempotency_key_twice_creates_one_note() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (access, _, _) = app.register_body("ada@example.com").await;
+        let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
         let create = || {
             app.bare()
                 .post(app.url("/api/notes"))
@@ -632,8 +639,8 @@ async fn the_same_idempotency_key_twice_creates_one_note() {
 #[tokio::test]
 async fn notes_are_private_to_their_owner() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (ada, _, _) = app.register_body("ada@example.com").await;
-    let (bob, _, _) = app.register_body("bob@example.com").await;
+    let (ada, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let (bob, _, _) = app.post_register_with_tokens("bob@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/notes"))
@@ -660,11 +667,11 @@ async fn notes_are_private_to_their_owner() {
 async fn sessions_survive_a_server_restart() {
     for b in backends() {
         let before = TestApp::spawn(&b).await;
-        let (access, refresh, _) = before.register_body("ada@example.com").await;
+        let (access, refresh, _) = before.post_register_with_tokens("ada@example.com").await;
         let after = before.sibling(|b| b).await;
         drop(before);
-        assert_eq!(after.me(&access).await.status(), 200);
-        assert_eq!(after.refresh_body(&refresh).await.status(), 200);
+        assert_eq!(after.get_me(&access).await.status(), 200);
+        assert_eq!(after.post_refresh(&refresh).await.status(), 200);
     }
 }
 
@@ -672,7 +679,7 @@ async fn sessions_survive_a_server_restart() {
 async fn cookie_authenticated_writes_from_a_foreign_origin_are_403_csrf() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let browser = app.browser();
-    app.register(&browser, "ada@example.com").await;
+    app.post_register(&browser, "ada@example.com").await;
     let res = browser
         .post(app.url("/api/notes"))
         .header(header::ORIGIN, "https://evil.example")
@@ -722,9 +729,9 @@ async fn healthz_answers_200_while_the_database_answers() {
 #[tokio::test]
 async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
     let app = TestApp::with(&Backend::Sqlite, |b| b.refresh_ttl(Duration::from_secs(1))).await;
-    app.register_body("ada@example.com").await;
+    app.post_register_with_tokens("ada@example.com").await;
     let live = app.sibling(|b| b).await;
-    live.register_body("bob@example.com").await;
+    live.post_register_with_tokens("bob@example.com").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.auth.sweep().await.unwrap();
     let users = app

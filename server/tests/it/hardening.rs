@@ -38,7 +38,7 @@ async fn live(app: &TestApp, access: &str) -> bool {
 async fn signing_out_through_the_app_after_the_access_cookie_expired_revokes_the_session() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (access, r0, _) = app.register_body("ada@example.com").await;
+        let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
         // The access cookie's Max-Age ran out, so the browser sends the refresh cookie alone.
         let res = app
             .bare()
@@ -58,7 +58,7 @@ async fn signing_out_through_the_app_after_the_access_cookie_expired_revokes_the
             .iter()
             .any(|(n, c)| n == "refresh_token" && c.contains("Max-Age=0")));
         assert_eq!(
-            error_code(app.refresh_body(&r0).await).await,
+            error_code(app.post_refresh(&r0).await).await,
             (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into()),
             "the old refresh cookie, replayed from outside, is refused"
         );
@@ -69,7 +69,7 @@ async fn signing_out_through_the_app_after_the_access_cookie_expired_revokes_the
 #[tokio::test]
 async fn the_json_logout_with_only_the_refresh_cookie_revokes_the_session() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, r0, _) = app.register_body("ada@example.com").await;
+    let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/auth/logout"))
@@ -78,8 +78,8 @@ async fn the_json_logout_with_only_the_refresh_cookie_revokes_the_session() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    assert_eq!(app.refresh_body(&r0).await.status(), 401);
-    assert_eq!(app.me(&access).await.status(), 401);
+    assert_eq!(app.post_refresh(&r0).await.status(), 401);
+    assert_eq!(app.get_me(&access).await.status(), 401);
 }
 
 // ── 2. Password hashing is bounded ────────────────────────────────────────────────────────────
@@ -147,7 +147,7 @@ async fn guess_until_limited(app: &TestApp, client: &Client, email: &str, max: u
 async fn someone_elses_failures_never_stop_the_owner_signing_in_from_another_address() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let owner = app.client_at("127.0.0.3");
-    app.register(&owner, "ada@example.com").await;
+    app.post_register(&owner, "ada@example.com").await;
     let attacker = app.client_at("127.0.0.2");
     assert!(
         guess_until_limited(&app, &attacker, "ada@example.com", 40).await,
@@ -185,7 +185,7 @@ async fn on_postgres_the_sign_in_limits_hold_across_instances() {
             apps.push(sibling);
         }
         apps[0]
-            .register(&apps[0].client_at("127.0.0.3"), "ada@example.com")
+            .post_register(&apps[0].client_at("127.0.0.3"), "ada@example.com")
             .await;
         // Behind a round-robin balancer: the guesses go to each instance in turn.
         let mut statuses = Vec::new();
@@ -270,7 +270,7 @@ async fn registration_is_rate_limited_per_address() {
     }
     let res = limited.expect("mass registration from one address is limited");
     assert!(res.headers().contains_key(header::RETRY_AFTER));
-    app.register(&app.client_at("127.0.0.6"), "human@example.com")
+    app.post_register(&app.client_at("127.0.0.6"), "human@example.com")
         .await;
 }
 
@@ -344,8 +344,8 @@ async fn behind_a_trusted_proxy_limits_follow_the_forwarded_address_and_a_spoofe
 async fn a_replayed_parent_after_logout_is_refused_even_inside_the_grace_window() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (_, r0, _) = app.register_body("ada@example.com").await;
-        let first: Value = app.refresh_body(&r0).await.json().await.unwrap();
+        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
         let r1 = first["refresh_token"].as_str().unwrap();
         let res = app
             .bare()
@@ -356,26 +356,26 @@ async fn a_replayed_parent_after_logout_is_refused_even_inside_the_grace_window(
             .unwrap();
         assert_eq!(res.status(), 204);
         assert_eq!(
-            error_code(app.refresh_body(&r0).await).await,
+            error_code(app.post_refresh(&r0).await).await,
             (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into()),
             "the rotation kept for the grace window died with its session"
         );
-        assert_eq!(app.refresh_body(r1).await.status(), 401);
+        assert_eq!(app.post_refresh(r1).await.status(), 401);
     }
 }
 
 #[tokio::test]
 async fn garbage_refresh_tokens_are_refused_without_touching_real_sessions() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (_, r0, _) = app.register_body("ada@example.com").await;
+    let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
     let before = app.count("SELECT COUNT(*) FROM refresh_tokens").await;
-    let junk = join_all((0..64).map(|i| app.refresh_body_owned(format!("junk-{i}")))).await;
+    let junk = join_all((0..64).map(|i| app.post_refresh_owned(format!("junk-{i}")))).await;
     assert!(junk.iter().all(|r| r.status() == 401));
     assert_eq!(
         app.count("SELECT COUNT(*) FROM refresh_tokens").await,
         before
     );
-    assert_eq!(app.refresh_body(&r0).await.status(), 200);
+    assert_eq!(app.post_refresh(&r0).await.status(), 200);
 }
 
 // ── Revocation reaches every instance ─────────────────────────────────────────────────────────
@@ -398,9 +398,9 @@ async fn a_revocation_on_one_instance_reaches_the_others() {
                 (one, two)
             }
         };
-        let (access, _, _) = one.register_body("ada@example.com").await;
+        let (access, _, _) = one.post_register_with_tokens("ada@example.com").await;
         assert_eq!(
-            one.me(&access).await.status(),
+            one.get_me(&access).await.status(),
             200,
             "one has seen the session live"
         );
@@ -413,13 +413,13 @@ async fn a_revocation_on_one_instance_reaches_the_others() {
             .unwrap();
         assert_eq!(res.status(), 204);
         assert_eq!(
-            two.me(&access).await.status(),
+            two.get_me(&access).await.status(),
             401,
             "at once where it was made"
         );
         // Honoured by every other instance within 1 second (docs/operations.md).
         let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while one.me(&access).await.status() != 401 {
+        while one.get_me(&access).await.status() != 401 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{b:?}: still signed in on one"
@@ -435,10 +435,10 @@ async fn a_revocation_on_one_instance_reaches_the_others() {
 async fn parallel_refreshes_share_one_rotation_even_without_a_grace_window() {
     for b in backends() {
         let app = TestApp::with(&b, |b| b.reuse_grace(Duration::ZERO)).await;
-        let (access, r0, _) = app.register_body("ada@example.com").await;
+        let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
         // A slow database keeps the first rotation in flight while the others arrive.
         let lock = HeldLock::on_refresh_token(&app, &r0).await;
-        let refreshes = join_all((0..16).map(|_| app.refresh_body(&r0)));
+        let refreshes = join_all((0..16).map(|_| app.post_refresh(&r0)));
         let release = async {
             tokio::time::sleep(Duration::from_millis(500)).await;
             lock.release().await;
@@ -467,7 +467,7 @@ fn straggler_bursts() -> usize {
 async fn without_a_grace_window_the_stragglers_of_a_burst_still_share_its_rotation() {
     for b in backends() {
         let app = TestApp::with(&b, |b| b.reuse_grace(Duration::ZERO)).await;
-        let (_, _, user_id) = app.register_body("ada@example.com").await;
+        let (_, _, user_id) = app.post_register_with_tokens("ada@example.com").await;
         let user = sessionflow::User {
             id: user_id,
             email: "ada@example.com".into(),
@@ -477,10 +477,10 @@ async fn without_a_grace_window_the_stragglers_of_a_burst_still_share_its_rotati
             let r0 = session.refresh_token;
             // The burst's first request is served and committed before the others are read:
             // the worst order the server can see 8 requests that one client sent together.
-            let first = app.refresh_body(&r0).await;
+            let first = app.post_refresh(&r0).await;
             assert_eq!(first.status(), 200, "burst {burst}: the first");
             let first: Value = first.json().await.unwrap();
-            let stragglers = join_all((0..7).map(|_| app.refresh_body(&r0))).await;
+            let stragglers = join_all((0..7).map(|_| app.post_refresh(&r0))).await;
             for res in stragglers {
                 assert_eq!(res.status(), 200, "burst {burst}: a straggler was refused");
                 let body: Value = res.json().await.unwrap();
@@ -491,7 +491,7 @@ async fn without_a_grace_window_the_stragglers_of_a_burst_still_share_its_rotati
             }
             let r1 = first["refresh_token"].as_str().unwrap();
             assert_eq!(
-                app.refresh_body(r1).await.status(),
+                app.post_refresh(r1).await.status(),
                 200,
                 "burst {burst}: the session survived its burst"
             );
@@ -509,10 +509,10 @@ const PAST_THE_WINDOWS: Duration = Duration::from_millis(2_300);
 async fn a_lost_refresh_answer_gets_its_successor_once_even_after_the_grace_window() {
     for b in backends() {
         let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
-        let (access, r0, _) = app.register_body("ada@example.com").await;
-        let lost: Value = app.refresh_body(&r0).await.json().await.unwrap();
+        let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let lost: Value = app.post_refresh(&r0).await.json().await.unwrap();
         tokio::time::sleep(PAST_THE_WINDOWS).await;
-        let late = app.refresh_body(&r0).await;
+        let late = app.post_refresh(&r0).await;
         assert_eq!(late.status(), 200, "a lost answer does not sign anyone out");
         let late: Value = late.json().await.unwrap();
         assert_eq!(
@@ -520,7 +520,7 @@ async fn a_lost_refresh_answer_gets_its_successor_once_even_after_the_grace_wind
             "the same successor"
         );
         let r1 = late["refresh_token"].as_str().unwrap();
-        assert_eq!(app.refresh_body(r1).await.status(), 200, "and it works");
+        assert_eq!(app.post_refresh(r1).await.status(), 200, "and it works");
         assert!(live(&app, &access).await);
     }
 }
@@ -529,18 +529,18 @@ async fn a_lost_refresh_answer_gets_its_successor_once_even_after_the_grace_wind
 async fn a_second_late_replay_of_the_same_token_revokes_the_session() {
     for b in backends() {
         let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
-        let (access, r0, _) = app.register_body("ada@example.com").await;
-        let lost: Value = app.refresh_body(&r0).await.json().await.unwrap();
+        let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+        let lost: Value = app.post_refresh(&r0).await.json().await.unwrap();
         tokio::time::sleep(PAST_THE_WINDOWS).await;
-        assert_eq!(app.refresh_body(&r0).await.status(), 200);
+        assert_eq!(app.post_refresh(&r0).await.status(), 200);
         tokio::time::sleep(PAST_THE_WINDOWS).await;
         assert_eq!(
-            error_code(app.refresh_body(&r0).await).await.1,
+            error_code(app.post_refresh(&r0).await).await.1,
             "invalid_refresh_token"
         );
         let r1 = lost["refresh_token"].as_str().unwrap();
         assert_eq!(
-            app.refresh_body(r1).await.status(),
+            app.post_refresh(r1).await.status(),
             401,
             "the whole family is revoked"
         );
@@ -555,7 +555,7 @@ async fn unknown_paths_answer_a_404_page_that_shows_who_is_signed_in() {
     let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let browser = app.browser();
-    app.register(&browser, "ada@example.com").await;
+    app.post_register(&browser, "ada@example.com").await;
     let (logs, _capturing) = Logs::capture();
     for path in ["/no-such-page", "/favicon.ico", "/notes/elsewhere"] {
         let res = browser
@@ -595,7 +595,7 @@ async fn static_files_stay_200_while_404_pages_render_alongside() {
     let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let client = app.browser();
-    app.register(&client, "ada@example.com").await;
+    app.post_register(&client, "ada@example.com").await;
     let js = SITE_FILES
         .iter()
         .find(|(p, _)| *p == "pkg/app.js")
@@ -639,7 +639,7 @@ async fn static_files_stay_200_while_404_pages_render_alongside() {
 async fn a_page_load_after_the_session_ended_says_so_on_the_way_to_sign_in() {
     let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, r0, _) = app.register_body("ada@example.com").await;
+    let (access, r0, _) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/auth/logout-all"))
@@ -686,7 +686,7 @@ async fn post_note(app: &TestApp, access: &str, key: Option<&str>, title: &str) 
 async fn the_same_key_with_another_body_is_422_and_creates_nothing() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (access, _, _) = app.register_body("ada@example.com").await;
+        let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
         let first = post_note(&app, &access, Some("k-1"), "milk").await;
         assert_eq!(first.status(), 201);
         let first: Value = first.json().await.unwrap();
@@ -709,7 +709,7 @@ async fn the_same_key_with_another_body_is_422_and_creates_nothing() {
 #[tokio::test]
 async fn keys_longer_than_255_or_not_visible_ascii_are_400_validation() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, _, _) = app.register_body("ada@example.com").await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
     for bad in ["k".repeat(256), "has space".into(), "tab\there".into()] {
         let res = post_note(&app, &access, Some(&bad), "milk").await;
         assert_eq!(
@@ -734,8 +734,8 @@ async fn keys_longer_than_255_or_not_visible_ascii_are_400_validation() {
 #[tokio::test]
 async fn keys_are_scoped_to_their_user() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (ada, _, _) = app.register_body("ada@example.com").await;
-    let (bob, _, _) = app.register_body("bob@example.com").await;
+    let (ada, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let (bob, _, _) = app.post_register_with_tokens("bob@example.com").await;
     assert_eq!(
         post_note(&app, &ada, Some("same"), "ada's").await.status(),
         201
@@ -751,8 +751,8 @@ async fn a_re_sent_server_function_answers_what_the_first_call_answered() {
     let _serial = one_renderer_at_a_time().await;
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (access, _, _) = app.register_body("ada@example.com").await;
-        let (other, _, _) = app.login_body("ada@example.com").await;
+        let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
+        let (other, _, _) = app.post_login_with_tokens("ada@example.com").await;
         let device = sid_of(&other);
         let revoke = || {
             app.bare()
@@ -788,7 +788,7 @@ async fn a_re_sent_server_function_answers_what_the_first_call_answered() {
 async fn concurrent_requests_with_one_key_create_one_note_and_agree() {
     for b in backends() {
         let app = TestApp::spawn(&b).await;
-        let (access, _, _) = app.register_body("ada@example.com").await;
+        let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
         let answers = join_all((0..8).map(|_| post_note(&app, &access, Some("k-c"), "milk"))).await;
         let mut ids = std::collections::HashSet::new();
         for res in answers {
@@ -803,7 +803,7 @@ async fn concurrent_requests_with_one_key_create_one_note_and_agree() {
 #[tokio::test]
 async fn keys_are_kept_for_a_day_and_then_swept() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, _, _) = app.register_body("ada@example.com").await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
     assert_eq!(
         post_note(&app, &access, Some("k-day"), "milk")
             .await
@@ -843,7 +843,7 @@ async fn an_aborted_request_that_reached_the_server_is_applied_once_and_its_re_s
         return;
     };
     let app = TestApp::spawn(&pg).await;
-    let (access, _, _) = app.register_body("ada@example.com").await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
     let lock = HeldLock::on_table(&app, "notes").await;
     let impatient = Client::builder()
         .timeout(Duration::from_millis(300))
@@ -942,7 +942,7 @@ async fn the_bundle_is_brotli_to_browsers_that_accept_it_and_gzip_to_the_others(
 #[tokio::test]
 async fn bearer_requests_with_a_foreign_origin_are_not_refused_as_csrf() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    let (access, _, _) = app.register_body("ada@example.com").await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/notes"))

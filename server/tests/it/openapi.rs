@@ -70,7 +70,7 @@ async fn the_description_is_openapi_3_1_and_covers_every_route_of_the_contract()
 async fn every_described_operation_is_served_and_answers_only_statuses_it_describes() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let doc = description(&app).await;
-    let (access, refresh, _) = app.register_body("ada@example.com").await;
+    let (access, refresh, _) = app.post_register_with_tokens("ada@example.com").await;
     // Logging out last, so the calls before it are made signed in.
     let mut ops: Vec<_> = operations(&doc).into_iter().collect();
     ops.sort_by_key(|(_, p)| p.contains("logout"));

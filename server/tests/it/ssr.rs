@@ -8,7 +8,7 @@ use serde_json::json;
 
 /// A user with one note, signed in over the body transport: (access, refresh, user id).
 async fn user_with_note(app: &TestApp) -> (String, String, String) {
-    let (access, refresh, id) = app.register_body("ada@example.com").await;
+    let (access, refresh, id) = app.post_register_with_tokens("ada@example.com").await;
     let res = app
         .bare()
         .post(app.url("/api/notes"))
@@ -79,7 +79,7 @@ async fn an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_s
         );
         assert_eq!(app.tokens_of(&sid_of(&access)).await, 2, "one rotation");
         assert_eq!(
-            app.me(&accesses[0]).await.status(),
+            app.get_me(&accesses[0]).await.status(),
             200,
             "the new access token works"
         );
@@ -235,7 +235,7 @@ async fn signed_in_users_visiting_login_go_to_a_local_next_or_notes() {
 async fn a_plain_form_sign_in_lands_on_next_only_when_it_is_local() {
     let _serial = one_renderer_at_a_time().await;
     let app = TestApp::spawn(&Backend::Sqlite).await;
-    app.register_body("ada@example.com").await;
+    app.post_register_with_tokens("ada@example.com").await;
     let path = server_fn_path("login");
     for (next, to) in [
         ("/sessions", "/sessions"),
@@ -335,12 +335,12 @@ async fn a_page_load_with_a_token_of_a_dropped_key_is_refreshed_during_ssr() {
     let _serial = one_renderer_at_a_time().await;
     for b in backends() {
         let old = TestApp::spawn(&b).await;
-        let (a_old, r0, _) = old.register_body("ada@example.com").await;
+        let (a_old, r0, _) = old.post_register_with_tokens("ada@example.com").await;
         // Step 3, too early: the old key is no longer accepted anywhere.
         let dropped = old
             .sibling(|c| c.with_secret(b"the-next-signing-key-0123456789abcdef"))
             .await;
-        let (status, code) = error_code(dropped.me(&a_old).await).await;
+        let (status, code) = error_code(dropped.get_me(&a_old).await).await;
         assert_eq!((status.as_u16(), code.as_str()), (401, "invalid_token"));
         let page = dropped
             .bare()

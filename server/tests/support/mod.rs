@@ -189,7 +189,8 @@ impl TestApp {
             .expect("client")
     }
 
-    pub async fn register(&self, client: &Client, email: &str) -> Value {
+    /// `POST /api/auth/register` from `client` (cookies): the account's JSON.
+    pub async fn post_register(&self, client: &Client, email: &str) -> Value {
         let res = client
             .post(self.url("/api/auth/register"))
             .json(&json!({"email": email, "password": PASSWORD}))
@@ -200,14 +201,15 @@ impl TestApp {
         res.json().await.expect("json")
     }
 
-    /// Registers over the body transport: (access token, refresh token, user id).
-    pub async fn register_body(&self, email: &str) -> (String, String, String) {
-        self.register(&self.bare(), email).await;
-        self.login_body(email).await
+    /// `POST /api/auth/register`, then `POST /api/auth/login` over the body transport: (access
+    /// token, refresh token, user id).
+    pub async fn post_register_with_tokens(&self, email: &str) -> (String, String, String) {
+        self.post_register(&self.bare(), email).await;
+        self.post_login_with_tokens(email).await
     }
 
-    /// Signs in again over the body transport: another session of an existing account.
-    pub async fn login_body(&self, email: &str) -> (String, String, String) {
+    /// `POST /api/auth/login` over the body transport: another session of an existing account.
+    pub async fn post_login_with_tokens(&self, email: &str) -> (String, String, String) {
         let body: Value = self
             .bare()
             .post(self.url("/api/auth/login"))
@@ -225,11 +227,12 @@ impl TestApp {
         )
     }
 
-    pub async fn refresh_body_owned(&self, token: String) -> Response {
-        self.refresh_body(&token).await
+    pub async fn post_refresh_owned(&self, token: String) -> Response {
+        self.post_refresh(&token).await
     }
 
-    pub async fn refresh_body(&self, token: &str) -> Response {
+    /// `POST /api/auth/refresh` with the token in the body.
+    pub async fn post_refresh(&self, token: &str) -> Response {
         self.bare()
             .post(self.url("/api/auth/refresh"))
             .json(&json!({"refresh_token": token}))
@@ -238,7 +241,8 @@ impl TestApp {
             .expect("refresh")
     }
 
-    pub async fn me(&self, access: &str) -> Response {
+    /// `GET /api/me` with a bearer access token.
+    pub async fn get_me(&self, access: &str) -> Response {
         self.bare()
             .get(self.url("/api/me"))
             .bearer_auth(access)
