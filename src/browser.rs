@@ -67,9 +67,12 @@ use futures::future::LocalBoxFuture;
 use std::{rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, JsValue};
 
-/// Paths, names and timeouts of the layer; defaults match the engine's defaults.
+/// Paths, names and timeouts of the layer. Nothing to set in the usual case: the server tells
+/// every page its refresh path and sign-in page (`<meta name="sessionflow">`, which
+/// [`Default`] reads), and the rest has defaults.
 ///
-/// Set with [`configure`] before hydrating, or, without recompiling, from the page: a global
+/// Set with [`configure`] before hydrating (fields not set: `..Default::default()`, which holds
+/// what the server said), or, without recompiling, from the page: a global
 /// `window.sessionflowConfig = { refreshTimeoutMs, requestTimeoutMs, refreshPath, loginPath,
 /// channel }` overrides what it names (read at [`install_default_hook`] / [`configure`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,28 +93,50 @@ pub struct LayerConfig {
 }
 
 impl Default for LayerConfig {
+    /// The engine's defaults, with what the server put in the page's `<meta name="sessionflow">`.
     fn default() -> Self {
-        Self {
+        let defaults = Self {
             refresh_path: "/api/auth/refresh".into(),
             login_path: "/login".into(),
             channel: "sessionflow-auth".into(),
             refresh_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             claim_window: Duration::from_millis(120),
+        };
+        match server_settings() {
+            Some(settings) => defaults.with(&settings),
+            None => defaults,
         }
     }
 }
 
+/// What the server said in `<meta name="sessionflow" content="{…}">` (docs/browser.md,
+/// "Configuration").
+fn server_settings() -> Option<JsValue> {
+    let meta = web_sys::window()?
+        .document()?
+        .query_selector(r#"meta[name="sessionflow"]"#)
+        .ok()??;
+    let json = js_sys::JSON::parse(&meta.get_attribute("content")?).ok()?;
+    json.is_object().then_some(json)
+}
+
 impl LayerConfig {
     /// This configuration with whatever `window.sessionflowConfig` overrides.
-    fn with_page_overrides(mut self) -> Self {
-        let Some(obj) = web_sys::window()
+    fn with_page_overrides(self) -> Self {
+        match web_sys::window()
             .and_then(|w| js_sys::Reflect::get(&w, &"sessionflowConfig".into()).ok())
             .filter(JsValue::is_object)
-        else {
-            return self;
-        };
-        let get = |k: &str| js_sys::Reflect::get(&obj, &k.into()).ok();
+        {
+            Some(overrides) => self.with(&overrides),
+            None => self,
+        }
+    }
+
+    /// This configuration with what `obj` names (`refreshPath`, `loginPath`, `channel`,
+    /// `refreshTimeoutMs`, `requestTimeoutMs`).
+    fn with(mut self, obj: &JsValue) -> Self {
+        let get = |k: &str| js_sys::Reflect::get(obj, &k.into()).ok();
         let ms = |k: &str| get(k).and_then(|v| v.as_f64()).filter(|v| *v > 0.0);
         let text = |k: &str| get(k).and_then(|v| v.as_string()).filter(|v| !v.is_empty());
         if let Some(v) = ms("refreshTimeoutMs") {

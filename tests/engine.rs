@@ -265,3 +265,53 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
         self.clone()
     }
 }
+
+/// The browser layer learns the refresh path and the sign-in page from the page itself, so an
+/// app that moves them configures them once, on the server.
+#[tokio::test]
+async fn every_page_tells_the_browser_the_servers_paths() {
+    let config = AuthConfig::builder(SECRET)
+        .api_prefix("auth-api")
+        .login_path("/sign-in")
+        .cookie_secure(false)
+        .build()
+        .expect("config");
+    let db = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    let auth = Auth::connect(db, config).await.expect("connect");
+    let page = axum::response::Html(
+        "<!DOCTYPE html><html><head><title>t</title></head><body>hi</body></html>",
+    );
+    let app = Router::new().route("/", axum::routing::get(move || async move { page }));
+    let router = auth.install(app, PagePolicy::new());
+    let get = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = Request::get(path)
+                .extension(ConnectInfo(next_client()))
+                .body(Body::empty())
+                .expect("request");
+            let res = router.oneshot(req).await.expect("answer");
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            String::from_utf8(bytes.to_vec()).expect("utf-8")
+        }
+    };
+    let html = get("/").await;
+    assert!(
+        html.starts_with(
+            "<!DOCTYPE html><html><head><meta name=\"sessionflow\" content=\"{&quot;loginPath&quot;:\
+             &quot;/sign-in&quot;,&quot;refreshPath&quot;:&quot;/auth-api/auth/refresh&quot;}\">\
+             <title>t</title>"
+        ),
+        "{html}"
+    );
+    assert_eq!(html.matches("name=\"sessionflow\"").count(), 1, "{html}");
+    // The JSON API answers JSON, untouched.
+    let me = get("/auth-api/me").await;
+    assert!(!me.contains("sessionflow"), "{me}");
+}

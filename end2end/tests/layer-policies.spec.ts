@@ -221,3 +221,25 @@ test('a streaming server function after expiry gets the same single refresh and 
   expect(refreshes).toHaveLength(1);
   expect(exports).toHaveLength(2);
 });
+
+test('the browser layer refreshes at the path the server names in the page', async ({ page, context }) => {
+  await signUp(page, 'named-path');
+  // The server names its refresh path in every page; a page naming another one is obeyed.
+  const tag =
+    '<meta name="sessionflow" content="{&quot;loginPath&quot;:&quot;/login&quot;,&quot;refreshPath&quot;:&quot;/api/auth/refresh&quot;}">';
+  await page.route('**/notes', async (route) => {
+    const response = await route.fetch();
+    const html = await response.text();
+    expect(html).toContain(`<head>${tag}`);
+    const renamed = html.replace(tag, tag.replace('/api/auth/refresh', '/api/auth/refresh?named=by-the-page'));
+    await route.fulfill({ response, body: renamed });
+  });
+  await page.goto('/notes');
+  await waitForHydration(page);
+  const refreshes = countRequests(context, REFRESH);
+  await waitForAccessExpiry(context);
+
+  await addNote(page, 'refreshed where the page said');
+  await expect(page.getByTestId('note-title-text').filter({ hasText: 'refreshed where the page said' })).toHaveCount(1);
+  expect(refreshes.map((r) => new URL(r.url).search)).toEqual(['?named=by-the-page']);
+});

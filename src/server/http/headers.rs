@@ -1,8 +1,11 @@
 //! Response headers every page needs (docs/threats.md): no framing, a Content-Security-Policy whose
 //! scripts are the app's own (by a per-request nonce that Leptos puts on its hydration scripts),
-//! and `Cache-Control: no-store` on whatever this layer wraps.
+//! and `Cache-Control: no-store` on whatever this layer wraps. Pages also get the browser layer's
+//! settings from the server (docs/browser.md, "Configuration"): one `<meta name="sessionflow">`
+//! right after `<head>`, so the browser never repeats the server's paths.
 
 use axum::{
+    body::{Body, Bytes},
     extract::{Request, State},
     http::{header, HeaderValue},
     middleware::Next,
@@ -23,6 +26,55 @@ pub(crate) struct SecurityHeaders {
     pub connect_src: Vec<String>,
     /// Requests under this prefix (the JSON API, server functions) answer no pages: no nonce.
     pub api_prefix: String,
+    /// The `<meta>` tag with the browser layer's settings ([`page_meta`]).
+    pub page_meta: Bytes,
+}
+
+/// `<meta name="sessionflow" content="{…}">`: the paths the browser layer must agree on with the
+/// server (its refresh endpoint, the sign-in page), as JSON in an attribute. Not a script, so
+/// the Content-Security-Policy has nothing to allow.
+pub(crate) fn page_meta(refresh_path: &str, login_path: &str) -> Bytes {
+    let json = serde_json::json!({ "refreshPath": refresh_path, "loginPath": login_path });
+    let escaped = json
+        .to_string()
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    Bytes::from(format!(r#"<meta name="sessionflow" content="{escaped}">"#))
+}
+
+/// `data` with `meta` right after its `<head …>` tag; `None` when it has none.
+fn after_head(data: &[u8], meta: &[u8]) -> Option<Bytes> {
+    let open = data
+        .windows(5)
+        .position(|w| w.eq_ignore_ascii_case(b"<head"))?;
+    let next = *data.get(open + 5)?;
+    if next != b'>' && !next.is_ascii_whitespace() {
+        return None; // `<header>`, not `<head>`
+    }
+    let close = open + data[open..].iter().position(|&b| b == b'>')?;
+    let mut out = Vec::with_capacity(data.len() + meta.len());
+    out.extend_from_slice(&data[..=close]);
+    out.extend_from_slice(meta);
+    out.extend_from_slice(&data[close + 1..]);
+    Some(out.into())
+}
+
+/// The page with the settings tag in its head. Only the first chunk is looked at: the shell
+/// opens `<head>` before anything else is rendered.
+fn with_page_meta(res: Response, meta: Bytes) -> Response {
+    use futures::StreamExt;
+    let (mut parts, body) = res.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut meta = Some(meta);
+    let stream = body.into_data_stream().map(move |chunk| {
+        let Some(m) = meta.take() else {
+            return chunk;
+        };
+        chunk.map(|data| after_head(&data, &m).unwrap_or(data))
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
 }
 
 impl SecurityHeaders {
@@ -72,6 +124,7 @@ pub(crate) async fn security_headers(
         if let Ok(v) = HeaderValue::from_str(&policy.csp(nonce)) {
             headers.insert(header::CONTENT_SECURITY_POLICY, v);
         }
+        return with_page_meta(res, policy.page_meta.clone());
     }
     res
 }
@@ -95,5 +148,34 @@ pub(crate) fn provide_nonce() {
         .and_then(|p| p.extensions.get::<CspNonce>().cloned());
     if let Some(CspNonce(n)) = nonce {
         provide_context(leptos::nonce::Nonce::from_value(n));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_settings_tag_goes_right_after_the_head_tag_and_nowhere_else() {
+        let meta = page_meta("/auth-api/auth/refresh", "/sign-in");
+        let page = after_head(b"<!DOCTYPE html><html><head><title>t</title></head>", &meta)
+            .expect("a head");
+        assert_eq!(
+            std::str::from_utf8(&page).unwrap(),
+            "<!DOCTYPE html><html><head><meta name=\"sessionflow\" content=\"{&quot;loginPath\
+             &quot;:&quot;/sign-in&quot;,&quot;refreshPath&quot;:&quot;/auth-api/auth/refresh\
+             &quot;}\"><title>t</title></head>"
+        );
+        let with_attrs = after_head(b"<html><HEAD lang=en>x", b"M").unwrap();
+        assert_eq!(&with_attrs[..], b"<html><HEAD lang=en>Mx");
+        assert!(after_head(b"<body><header>no head</header>", b"M").is_none());
+    }
+
+    #[test]
+    fn a_path_cannot_break_out_of_the_attribute() {
+        let meta = page_meta("/a\"><script>x</script>", "/b&c");
+        let text = std::str::from_utf8(&meta).unwrap();
+        assert!(!text.contains("<script>"), "{text}");
+        assert_eq!(text.matches('"').count(), 4, "{text}");
     }
 }

@@ -106,6 +106,10 @@ impl Auth {
                 Vec::new()
             },
             api_prefix: self.config().api_prefix().to_owned(),
+            page_meta: crate::server::http::headers::page_meta(
+                &self.config().refresh_path(),
+                self.config().login_path(),
+            ),
         });
         // The app's routes get the session layer. An app with no routes of its own (only the
         // engine's API) is fine too: axum refuses a route layer on a router without routes.
