@@ -31,6 +31,7 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
 };
+pub use pages::NoteList;
 use pages::{HomePage, LoginPage, NotFound, NotesPage, RegisterPage, SessionsPage};
 
 /// Which pages need a session (303 to `/login?next=…` without one) and which are for signed-out

@@ -8,4 +8,4 @@ mod notes;
 pub use account::{LoginPage, RegisterPage};
 pub use devices::SessionsPage;
 pub use home::{HomePage, NotFound};
-pub use notes::NotesPage;
+pub use notes::{NoteList, NotesPage};

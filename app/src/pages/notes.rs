@@ -138,22 +138,27 @@ pub fn NotesPage() -> impl IntoView {
                                 }
                                     .into_any()
                             }
-                            Ok(list) => {
-                                view! {
-                                    <ul class="notes" data-testid="notes-list">
-                                        {list
-                                            .into_iter()
-                                            .map(|note| view! { <NoteItem note update delete/> })
-                                            .collect_view()}
-                                    </ul>
-                                }
-                                    .into_any()
-                            }
+                            Ok(list) => view! { <NoteList notes=list update delete/> }.into_any(),
                             Err(e) => view! { <ErrorNotice error=e on_retry=reload/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The notes, newest first, one card each: what the page shows once they are loaded (rendered
+/// on its own by the render benchmark, `server/benches/render.rs`).
+#[component]
+pub fn NoteList(
+    notes: Vec<Note>,
+    update: ServerAction<UpdateNote>,
+    delete: ServerAction<DeleteNote>,
+) -> impl IntoView {
+    view! {
+        <ul class="notes" data-testid="notes-list">
+            {notes.into_iter().map(|note| view! { <NoteItem note update delete/> }).collect_view()}
+        </ul>
     }
 }
 
