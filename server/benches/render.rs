@@ -12,6 +12,10 @@ use app::{
 use criterion::{criterion_group, criterion_main, Criterion};
 use leptos::prelude::*;
 
+// The allocator the server runs with (server/src/main.rs), so the number is the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn notes(n: usize) -> Vec<Note> {
     (0..n)
         .map(|i| Note {
