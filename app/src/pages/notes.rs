@@ -155,9 +155,14 @@ pub fn NoteList(
     update: ServerAction<UpdateNote>,
     delete: ServerAction<DeleteNote>,
 ) -> impl IntoView {
+    // One memo each for the whole list: `pending()` makes a new one per call.
+    let (saving, deleting) = (update.pending(), delete.pending());
     view! {
         <ul class="notes" data-testid="notes-list">
-            {notes.into_iter().map(|note| view! { <NoteItem note update delete/> }).collect_view()}
+            {notes
+                .into_iter()
+                .map(|note| view! { <NoteItem note update delete saving deleting/> })
+                .collect_view()}
         </ul>
     }
 }
@@ -167,6 +172,8 @@ fn NoteItem(
     note: Note,
     update: ServerAction<UpdateNote>,
     delete: ServerAction<DeleteNote>,
+    saving: Memo<bool>,
+    deleting: Memo<bool>,
 ) -> impl IntoView {
     let editing = RwSignal::new(false);
     Effect::new(move |_| {
@@ -202,8 +209,8 @@ fn NoteItem(
                     <input type="hidden" name="id" value=id.get_value()/>
                     <label>"Title" <input name="title" required value=title.get_value() data-testid="edit-title"/></label>
                     <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body.get_value()}</textarea></label>
-                    <button type="submit" data-testid="save-note" disabled=move || update.pending().get()>
-                        {move || if update.pending().get() { "Saving…" } else { "Save" }}
+                    <button type="submit" data-testid="save-note" disabled=move || saving.get()>
+                        {move || if saving.get() { "Saving…" } else { "Save" }}
                     </button>
                     <button type="button" class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
                 </ActionForm>
@@ -214,7 +221,7 @@ fn NoteItem(
                 <ActionForm action=delete attr:class="inline">
                     <input type="hidden" name="id" value=id.get_value()/>
                     <button type="submit" class="danger" data-testid="delete-note"
-                        disabled=move || delete.pending().get()>"Delete"</button>
+                        disabled=move || deleting.get()>"Delete"</button>
                 </ActionForm>
             </div>
         </li>
