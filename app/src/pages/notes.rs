@@ -8,7 +8,7 @@ use crate::{
     components::ErrorNotice,
     model::Note,
 };
-use leptos::{html, prelude::*};
+use leptos::{either::Either, html, prelude::*};
 use sessionflow::ApiError;
 
 #[component]
@@ -195,26 +195,26 @@ fn NoteItem(
     );
     view! {
         <li class="note card" data-testid="note">
-            <Show
-                when=move || editing.get()
-                fallback=move || {
-                    view! {
-                        <h2 data-testid="note-title-text">{title.get_value()}</h2>
-                        <p class="note-body" data-testid="note-body-text">{body.get_value()}</p>
-                        <p class="muted small">{crate::model::when(&created_at)}</p>
-                    }
-                }
-            >
-                <ActionForm action=update attr:class="edit">
-                    <input type="hidden" name="id" value=id.get_value()/>
-                    <label>"Title" <input name="title" required value=title.get_value() data-testid="edit-title"/></label>
-                    <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body.get_value()}</textarea></label>
-                    <button type="submit" data-testid="save-note" disabled=move || saving.get()>
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
-                    </button>
-                    <button type="button" class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
-                </ActionForm>
-            </Show>
+            // A plain closure rather than <Show>: no memo and no owner per row for the switch.
+            {move || if editing.get() {
+                Either::Left(view! {
+                    <ActionForm action=update attr:class="edit">
+                        <input type="hidden" name="id" value=id.get_value()/>
+                        <label>"Title" <input name="title" required value=title.get_value() data-testid="edit-title"/></label>
+                        <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body.get_value()}</textarea></label>
+                        <button type="submit" data-testid="save-note" disabled=move || saving.get()>
+                            {move || if saving.get() { "Saving…" } else { "Save" }}
+                        </button>
+                        <button type="button" class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
+                    </ActionForm>
+                })
+            } else {
+                Either::Right(view! {
+                    <h2 data-testid="note-title-text">{title.get_value()}</h2>
+                    <p class="note-body" data-testid="note-body-text">{body.get_value()}</p>
+                    <p class="muted small">{crate::model::when(&created_at)}</p>
+                })
+            }}
             <div class="row">
                 <button type="button" class="secondary" data-testid="edit-note"
                     on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
