@@ -14,16 +14,8 @@ use leptos_axum::LeptosRoutes;
 /// `app` is the root component (its routes are listed with `generate_route_list`); `shell`
 /// renders the whole document from the site's `LeptosOptions` (taken from the router's state).
 pub trait SessionRoutes<S> {
-    /// The app's routes, rendered by `shell`.
-    fn session_routes<A, AV, SH, IV>(self, state: &S, app: A, shell: SH) -> Self
-    where
-        A: Fn() -> AV + Clone + Send + 'static,
-        AV: IntoView + 'static,
-        SH: Fn(LeptosOptions) -> IV + Clone + Send + Sync + 'static,
-        IV: IntoView + 'static;
-
-    /// The same, with `context` run in every render and server function too (the app's own
-    /// context: a database pool, say).
+    /// The same as [`session_routes`](Self::session_routes), with `context` run in every render
+    /// and server function too (the app's own context: a database pool, say).
     fn session_routes_with_context<A, AV, SH, IV>(
         self,
         state: &S,
@@ -36,15 +28,11 @@ pub trait SessionRoutes<S> {
         AV: IntoView + 'static,
         SH: Fn(LeptosOptions) -> IV + Clone + Send + Sync + 'static,
         IV: IntoView + 'static;
-}
 
-impl<S> SessionRoutes<S> for Router<S>
-where
-    S: Clone + Send + Sync + 'static,
-    LeptosOptions: FromRef<S>,
-{
+    /// The app's routes, rendered by `shell`.
     fn session_routes<A, AV, SH, IV>(self, state: &S, app: A, shell: SH) -> Self
     where
+        Self: Sized,
         A: Fn() -> AV + Clone + Send + 'static,
         AV: IntoView + 'static,
         SH: Fn(LeptosOptions) -> IV + Clone + Send + Sync + 'static,
@@ -52,7 +40,13 @@ where
     {
         self.session_routes_with_context(state, app, || {}, shell)
     }
+}
 
+impl<S> SessionRoutes<S> for Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    LeptosOptions: FromRef<S>,
+{
     fn session_routes_with_context<A, AV, SH, IV>(
         self,
         state: &S,
