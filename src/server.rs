@@ -33,17 +33,6 @@ pub use metrics::{RefreshPath, RequestKind};
 pub use sessions::{Principal, TokenPair};
 pub use store::Database;
 
-use sqlx::AnyPool;
-
-/// Opens an `sqlx::AnyPool` on `url` (`sqlite://…` or `postgres://…`) with sqlx's drivers
-/// installed, for an app that keeps its own tables on either backend; [`Auth::connect`] takes
-/// it (or a native `SqlitePool`/`PgPool`). Apps that tune their pool open it themselves (after
-/// `sqlx::any::install_default_drivers()`).
-pub async fn any_pool(url: &str) -> Result<AnyPool, sqlx::Error> {
-    sqlx::any::install_default_drivers();
-    AnyPool::connect(url).await
-}
-
 /// Serves `app` on `listener` the way the engine needs: with each connection's peer address (the
 /// rate limits count per client address; without it every client would share one bucket) and a
 /// graceful stop on SIGTERM or Ctrl-C.
