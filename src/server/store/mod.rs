@@ -15,7 +15,7 @@ mod postgres;
 mod sqlite;
 
 use crate::types::User;
-use sqlx::{postgres::PgPool, sqlite::SqlitePool, AnyPool};
+use sqlx::{any::AnyConnectOptions, postgres::PgPool, sqlite::SqlitePool, AnyPool};
 use std::sync::Arc;
 
 /// The database the engine keeps its tables in, built with `From`: from the app's own pool (a
@@ -72,37 +72,50 @@ impl From<String> for Database {
 }
 
 impl Database {
-    /// The store for this database; for an `AnyPool`, on a native pool made from its options
-    /// (sqlx's own conversion), or an error for a scheme the engine does not speak.
+    /// The store for this database. A URL or an `AnyPool` becomes a native pool (sqlx's own
+    /// conversion of the connect options), sized like the app's pool when there is one; a scheme
+    /// the engine does not speak is an error.
     pub(crate) fn into_store(self) -> Result<Arc<dyn Store>, sqlx::Error> {
-        Ok(match self.0 {
-            Pool::Sqlite(pool) => Arc::new(sqlite::SqliteStore::new(pool)),
-            Pool::Postgres(pool) => Arc::new(postgres::PgStore::new(pool)),
-            Pool::Url(url) => match url.split(':').next().unwrap_or_default() {
-                "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
-                    url.parse()?,
-                    sqlx::pool::PoolOptions::new(),
-                ))),
-                "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
-                    sqlx::pool::PoolOptions::new().connect_lazy(&url)?,
+        match self.0 {
+            Pool::Sqlite(pool) => Ok(Arc::new(sqlite::SqliteStore::new(pool))),
+            Pool::Postgres(pool) => Ok(Arc::new(postgres::PgStore::new(pool))),
+            Pool::Url(url) => native(&url.parse()?, None),
+            Pool::Any(any) => native(
+                &any.connect_options(),
+                Some((
+                    any.options().get_max_connections(),
+                    any.options().get_acquire_timeout(),
                 )),
-                other => return Err(unsupported(other)),
-            },
-            Pool::Any(any) => {
-                let options = any.connect_options();
-                match options.database_url.scheme() {
-                    "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
-                        options.as_ref().try_into()?,
-                        sized_like(&any),
-                    ))),
-                    "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
-                        sized_like(&any).connect_lazy_with(options.as_ref().try_into()?),
-                    )),
-                    other => return Err(unsupported(other)),
-                }
-            }
-        })
+            ),
+        }
     }
+}
+
+/// A store on a native pool for `options`, opened lazily; `size`: the app pool's connection
+/// count and acquire timeout, to be as large and as patient.
+fn native(
+    options: &AnyConnectOptions,
+    size: Option<(u32, std::time::Duration)>,
+) -> Result<Arc<dyn Store>, sqlx::Error> {
+    fn pool<DB: sqlx::Database>(
+        size: Option<(u32, std::time::Duration)>,
+    ) -> sqlx::pool::PoolOptions<DB> {
+        let pool = sqlx::pool::PoolOptions::new();
+        match size {
+            Some((max, timeout)) => pool.max_connections(max).acquire_timeout(timeout),
+            None => pool,
+        }
+    }
+    Ok(match options.database_url.scheme() {
+        "sqlite" => Arc::new(sqlite::SqliteStore::new(sqlite::lazy_pool(
+            options.try_into()?,
+            pool(size),
+        ))),
+        "postgres" | "postgresql" => Arc::new(postgres::PgStore::new(
+            pool(size).connect_lazy_with(options.try_into()?),
+        )),
+        other => return Err(unsupported(other)),
+    })
 }
 
 fn unsupported(scheme: &str) -> sqlx::Error {
@@ -115,13 +128,6 @@ pub(crate) fn migrator() -> sqlx::migrate::Migrator {
     let mut migrator = sqlx::migrate!("./src/migrations");
     migrator.set_ignore_missing(true);
     migrator
-}
-
-/// Pool options as large and as patient as the app's pool.
-fn sized_like<DB: sqlx::Database>(app: &AnyPool) -> sqlx::pool::PoolOptions<DB> {
-    sqlx::pool::PoolOptions::new()
-        .max_connections(app.options().get_max_connections())
-        .acquire_timeout(app.options().get_acquire_timeout())
 }
 
 /// Which backend a store runs on.
