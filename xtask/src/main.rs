@@ -353,7 +353,7 @@ fn test() -> Result {
 fn bench(micro: bool) -> Result {
     if micro {
         step("criterion micro-benchmarks (cargo bench -p server)");
-        return run("cargo", &["bench", "-p", "server", "--bench", "auth"]);
+        return run("cargo", &["bench", "-p", "server"]);
     }
     setup(true)?;
     step("release builds: the site (server + wasm) and the token seeder");
