@@ -315,3 +315,86 @@ async fn every_page_tells_the_browser_the_servers_paths() {
     let me = get("/auth-api/me").await;
     assert!(!me.contains("sessionflow"), "{me}");
 }
+
+/// A burst of page requests cannot hold more renders in memory than the configured number: the
+/// others wait their turn before any work is done, a render keeps its turn until its body is
+/// produced, and the JSON API is never held behind pages.
+#[tokio::test]
+async fn pages_render_a_bounded_number_at_once_and_the_api_is_not_held_behind_them() {
+    use futures::StreamExt;
+    use std::sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    };
+    let config = AuthConfig::builder(SECRET)
+        .cookie_secure(false)
+        .page_concurrency(1)
+        .build()
+        .expect("config");
+    let auth = Auth::connect("sqlite::memory:", config)
+        .await
+        .expect("connect");
+    let started = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let page = {
+        let (started, release) = (started.clone(), release.clone());
+        move || {
+            let (started, release) = (started.clone(), release.clone());
+            async move {
+                started.fetch_add(1, Ordering::SeqCst);
+                // The head now; the rest of the page once the test allows it.
+                let body = futures::stream::iter([Ok::<_, std::io::Error>(
+                    "<!DOCTYPE html><html><head></head>".to_owned(),
+                )])
+                .chain(futures::stream::once(async move {
+                    release.acquire().await.expect("open").forget();
+                    Ok("<body>done</body></html>".to_owned())
+                }));
+                axum::response::Html(Body::from_stream(body))
+            }
+        }
+    };
+    let app = Router::new().route("/slow", axum::routing::get(page));
+    let router = auth.install(app, PagePolicy::new());
+    let send = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let req = Request::get(path)
+                .extension(ConnectInfo(next_client()))
+                .body(Body::empty())
+                .expect("request");
+            router.oneshot(req).await.expect("answer")
+        }
+    };
+    fn within<T>(what: &str) -> impl FnOnce(Result<T, tokio::time::error::Elapsed>) -> T + '_ {
+        move |r| r.unwrap_or_else(|_| panic!("{what}"))
+    }
+
+    let first = within("the first page never answered")(
+        tokio::time::timeout(Duration::from_secs(5), send("/slow")).await,
+    );
+    assert_eq!(started.load(Ordering::SeqCst), 1);
+    let second = tokio::spawn(send("/slow"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "a second page started rendering while the first's body was still being produced"
+    );
+    let me = within("the API waited behind a page")(
+        tokio::time::timeout(Duration::from_secs(5), send("/api/me")).await,
+    );
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+
+    release.add_permits(2);
+    let body = axum::body::to_bytes(first.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert!(String::from_utf8_lossy(&body).ends_with("done</body></html>"));
+    let second = within("the second page never rendered")(
+        tokio::time::timeout(Duration::from_secs(5), second).await,
+    )
+    .expect("task");
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(started.load(Ordering::SeqCst), 2);
+}

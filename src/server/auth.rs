@@ -33,6 +33,8 @@ struct Inner {
     sweeper: std::sync::Once,
     /// Said once: requests arrive without the client address (see `Auth::client_ip`).
     warned_no_peer: AtomicBool,
+    /// Turns to render a page: `page_concurrency` of them (docs/limits.md, "Pages in flight").
+    page_turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Auth {
@@ -97,6 +99,7 @@ impl Auth {
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
             warned_no_peer: AtomicBool::new(false),
+            page_turns: Arc::new(tokio::sync::Semaphore::new(config.limits.page_concurrency)),
             store,
             config,
         }))
@@ -105,6 +108,17 @@ impl Auth {
     /// The configuration the engine runs with.
     pub fn config(&self) -> &AuthConfig {
         &self.0.config
+    }
+
+    /// Waits for a turn to render a page (first come, first served); the turn ends when the
+    /// permit is dropped.
+    pub(crate) async fn page_turn(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.0
+            .page_turns
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the engine never closes its page turns")
     }
 
     pub(crate) fn store(&self) -> &dyn Store {

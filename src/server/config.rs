@@ -133,6 +133,8 @@ pub(crate) struct Limits {
     pub per_account: RateLimit,
     pub hash_workers: usize,
     pub hash_queue: usize,
+    /// Pages rendered at once (docs/limits.md, "Pages in flight").
+    pub page_concurrency: usize,
 }
 
 impl Default for Limits {
@@ -149,6 +151,7 @@ impl Default for Limits {
             },
             hash_workers: cores,
             hash_queue: 4 * cores,
+            page_concurrency: 8 * cores,
         }
     }
 }
@@ -377,6 +380,15 @@ impl AuthConfigBuilder {
     pub fn hash_pool(mut self, workers: usize, queue: usize) -> Self {
         self.0.limits.hash_workers = workers.max(1);
         self.0.limits.hash_queue = queue;
+        self
+    }
+
+    /// Pages rendered at once (at least 1; 8 per core by default). A page request past that
+    /// waits its turn, first come first served, before any of its work starts, and keeps its turn
+    /// until its body is produced: a burst of page requests holds a bounded amount of memory and
+    /// each page finishes sooner, while the JSON API and server functions never wait behind pages.
+    pub fn page_concurrency(mut self, pages: usize) -> Self {
+        self.0.limits.page_concurrency = pages.max(1);
         self
     }
 

@@ -281,6 +281,7 @@ mod tests {
             },
             hash_workers: workers,
             hash_queue: queue,
+            ..Limits::default()
         }
     }
 

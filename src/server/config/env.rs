@@ -111,7 +111,13 @@ impl AuthConfigBuilder {
                     defaults.limits.per_account,
                 )?,
             )
-            .hash_pool(workers, count(&get, "PASSWORD_HASH_QUEUE", 4 * workers, 0)?);
+            .hash_pool(workers, count(&get, "PASSWORD_HASH_QUEUE", 4 * workers, 0)?)
+            .page_concurrency(count(
+                &get,
+                "PAGE_CONCURRENCY",
+                defaults.limits.page_concurrency,
+                1,
+            )?);
         // Every rule of `build` (caps, lifetimes, origins, accepted keys) checked now, once.
         b.clone().build()?;
         Ok(b)
@@ -199,6 +205,7 @@ mod tests {
             ),
             ("TRUSTED_PROXIES", "10.0.0.0/8"),
             ("AUTH_RATE_LIMIT_PER_ACCOUNT", "3/1m"),
+            ("PAGE_CONCURRENCY", "3"),
         ])
         .unwrap()
         .with_secret([1u8; 32])
@@ -207,6 +214,7 @@ mod tests {
         assert_eq!(c.tokens.access_ttl, Duration::from_secs(2));
         assert_eq!(c.accepted_secrets.len(), 1);
         assert_eq!(c.limits.per_account.burst, 3);
+        assert_eq!(c.limits.page_concurrency, 3);
         for (var, value) in [
             ("REFRESH_REUSE_GRACE", "6m"),
             ("JWT_LEEWAY", "banana"),
@@ -215,6 +223,8 @@ mod tests {
             ("PUBLIC_URL", "notes.example.com"),
             ("COOKIE_SECURE", "maybe"),
             ("PASSWORD_HASH_WORKERS", "0"),
+            ("PAGE_CONCURRENCY", "0"),
+            ("PAGE_CONCURRENCY", "lots"),
         ] {
             let e = lookup(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var, "{e}");

@@ -14,11 +14,13 @@ use crate::server::{
 };
 use crate::types::safe_next;
 use axum::{
+    body::Body,
     extract::{Request, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use http_body_util::BodyExt;
 use std::sync::Arc;
 use tower_cookies::Cookies;
 
@@ -56,6 +58,13 @@ pub(crate) async fn session_layer(
     let path = req.uri().path().to_owned();
     let is_page =
         matches!(*req.method(), Method::GET | Method::HEAD) && !auth.config().is_api_path(&path);
+    // A page waits for its turn before any of its work, and keeps it while its body is
+    // produced (docs/limits.md, "Pages in flight").
+    let turn = if is_page {
+        Some(auth.page_turn().await)
+    } else {
+        None
+    };
     let mut session = auth.resolve(req.headers()).await;
     let mut ended = false;
 
@@ -111,7 +120,20 @@ pub(crate) async fn session_layer(
 
     req.extensions_mut().insert(Arc::new(session));
     req.extensions_mut().insert(auth);
-    next.run(req).await
+    let res = next.run(req).await;
+    match turn {
+        Some(turn) => res.map(|body| hold_until_dropped(body, turn)),
+        None => res,
+    }
+}
+
+/// The body, holding `turn` until it is dropped: hyper drops a body once its last frame is
+/// written, and at once when the client goes away.
+fn hold_until_dropped(body: Body, turn: tokio::sync::OwnedSemaphorePermit) -> Body {
+    Body::new(body.map_frame(move |frame| {
+        let _held = &turn;
+        frame
+    }))
 }
 
 /// A protected page while the database does not answer: 503 with a way to try again, and the
