@@ -107,9 +107,7 @@ async fn coordinated(seen_generation: u64) -> Result<(), RefreshError> {
     if ended() {
         return Err(RefreshError::Rejected);
     }
-    // A tab whose window closed before this one's claim went out is already refreshing: its
-    // `Refreshing` arrived during the window. Join it rather than refresh a second time.
-    if election.won() && !channel::remote_refresh_running() {
+    if election.won() {
         post_refresh().await
     } else {
         wait_for_other_tab().await
