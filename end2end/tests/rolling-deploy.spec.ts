@@ -154,10 +154,13 @@ test.afterAll(async () => {
   await two?.stop();
 });
 
+/** Adds a note and waits until the tab's list shows it. The title must match whole: `hasText`
+ * matches a substring, and "switched one" would be found in "half switched one" before the
+ * create had finished, letting the step go on while the note is still on its way. */
 async function addNote(page: Page, title: string) {
   await page.getByTestId('note-title').fill(title);
   await page.getByTestId('note-submit').click();
-  await expect(page.getByTestId('note-title-text').filter({ hasText: title })).toHaveCount(1);
+  await expect(page.getByTestId('note-title-text').getByText(title, { exact: true })).toHaveCount(1);
 }
 
 test('tabs stay signed in through two restarts and a two-step key rotation', async ({ browser }) => {
@@ -204,8 +207,10 @@ test('tabs stay signed in through two restarts and a two-step key rotation', asy
   await work('switched');
 
   // The tab's list has only what it loaded itself: reload it to see the other tab's notes too,
-  // so the count below can only drop once the delete has been applied.
+  // so the count below can only drop once the delete has been applied. The delete is clicked once
+  // the page is hydrated, so it goes through the browser layer (before, it is a plain form post).
   await tab.reload();
+  await waitForHydration(tab);
   await expect(tab.getByTestId('note-title-text')).toHaveCount(created);
   await tab.getByTestId('note').first().getByTestId('delete-note').click();
   created -= 1;
