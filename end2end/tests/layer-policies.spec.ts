@@ -40,6 +40,36 @@ test('four tabs expiring together make exactly one refresh between them and all 
   expect(refreshes).toHaveLength(1);
 });
 
+test('tabs whose failures arrive a little apart, while the refresh is slow, still make one refresh', async ({
+  page,
+  context,
+}) => {
+  await signUp(page, 'staggered-tabs');
+  const tabs = await openNotes(context, 4);
+  const refreshes = countRequests(context, REFRESH);
+  // A loaded machine: the refresh takes a while, and the tabs' 401s do not arrive together. Each
+  // tab's claim lands inside the previous tab's claim window (120 ms) but after it opened, so a
+  // later tab never hears an earlier tab's claim.
+  await context.route(REFRESH, async (route) => {
+    await new Promise((r) => setTimeout(r, 700));
+    await route.continue();
+  });
+  await waitForAccessExpiry(context);
+
+  await Promise.all(tabs.map((tab, i) => tab.getByTestId('note-title').fill(`staggered ${i}`)));
+  await Promise.all(
+    tabs.map(async (tab, i) => {
+      await new Promise((r) => setTimeout(r, i * 70));
+      await tab.getByTestId('note-submit').click();
+    }),
+  );
+  for (const [i, tab] of tabs.entries()) {
+    await expect(tab.getByTestId('note-title-text').filter({ hasText: `staggered ${i}` })).toHaveCount(1);
+    await expect(tab).toHaveURL(/\/notes$/);
+  }
+  expect(refreshes).toHaveLength(1);
+});
+
 test('a refresh that hangs times out as a retryable error, keeps the session, and Retry works', async ({
   page,
   context,

@@ -79,11 +79,20 @@ pub(crate) fn post(message: &Message) {
 
 fn receive(message: Message) {
     match message {
-        Message::Claim { n } => state::with(|l| {
-            if let Some(claims) = l.claims.borrow_mut().as_mut() {
-                claims.push(n);
+        Message::Claim { n } => {
+            // A tab that claimed after this one's claim went out never heard it: say it again,
+            // once per claim newly heard, so every tab in the election counts the same claims.
+            let echo = state::with(|l| match l.claims.borrow_mut().as_mut() {
+                Some((mine, heard)) if n != *mine && !heard.contains(&n) => {
+                    heard.push(n);
+                    Some(*mine)
+                }
+                _ => None,
+            });
+            if let Some(mine) = echo {
+                post(&Message::Claim { n: mine });
             }
-        }),
+        }
         Message::Refreshing => {
             state::with(|l| l.remote_refresh.set(Some(js_sys::Date::now())));
             with_session(|s| s.status.set(SessionStatus::Refreshing));
@@ -128,13 +137,15 @@ pub(crate) fn outcome() -> oneshot::Receiver<Outcome> {
 
 /// Starts collecting other tabs' claims; returns this tab's claim after announcing it.
 pub(crate) fn start_claim() -> u64 {
-    state::with(|l| *l.claims.borrow_mut() = Some(Vec::new()));
     let n = u64::from_le_bytes(state::random_bytes());
+    state::with(|l| *l.claims.borrow_mut() = Some((n, Vec::new())));
     post(&Message::Claim { n });
     n
 }
 
 /// The claims other tabs made since [`start_claim`]; stops collecting.
 pub(crate) fn end_claim() -> Vec<u64> {
-    state::with(|l| l.claims.take()).unwrap_or_default()
+    state::with(|l| l.claims.take())
+        .map(|(_, heard)| heard)
+        .unwrap_or_default()
 }

@@ -107,7 +107,9 @@ async fn coordinated(seen_generation: u64) -> Result<(), RefreshError> {
     if ended() {
         return Err(RefreshError::Rejected);
     }
-    if election.won() {
+    // A tab whose window closed before this one's claim went out is already refreshing: its
+    // `Refreshing` arrived during the window. Join it rather than refresh a second time.
+    if election.won() && !channel::remote_refresh_running() {
         post_refresh().await
     } else {
         wait_for_other_tab().await

@@ -32,8 +32,8 @@ pub(crate) struct Layer {
     pub channel: RefCell<Option<web_sys::BroadcastChannel>>,
     /// Who waits for another tab's refresh to end.
     pub waiters: RefCell<Vec<oneshot::Sender<Outcome>>>,
-    /// Other tabs' claims heard during an election (`None` outside one).
-    pub claims: RefCell<Option<Vec<u64>>>,
+    /// During an election: this tab's claim and the other tabs' claims heard (`None` outside one).
+    pub claims: RefCell<Option<(u64, Vec<u64>)>>,
     /// When another tab last said it is refreshing (ms since the epoch), until its outcome.
     pub remote_refresh: Cell<Option<f64>>,
 }
