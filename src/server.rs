@@ -26,6 +26,7 @@ pub use accounts::ClientInfo;
 pub use auth::Auth;
 pub use error::{Error, RefreshFailure};
 pub use http::install::PagePolicy;
+pub use http::page_layer::page_turns;
 pub use http::request::RequestSession;
 pub use http::routes::{page_context, SessionRoutes};
 pub use http::{api, context};

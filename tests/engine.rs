@@ -11,7 +11,7 @@ use axum::{
     Router,
 };
 use serde_json::{json, Value};
-use sessionflow::server::{config::AuthConfig, Auth, Database, PagePolicy};
+use sessionflow::server::{config::AuthConfig, page_turns, Auth, Database, PagePolicy};
 use std::{net::SocketAddr, time::Duration};
 use tower::ServiceExt;
 
@@ -313,10 +313,10 @@ async fn every_page_tells_the_browser_the_servers_paths() {
 }
 
 /// A burst of page requests cannot hold more renders in memory than the configured number: the
-/// others wait their turn before any work is done, a render keeps its turn until its body is
-/// produced, and the JSON API is never held behind pages.
+/// others wait their turn before they render, a render keeps its turn until its body is
+/// produced, and neither the JSON API nor a route that renders no page is held behind pages.
 #[tokio::test]
-async fn pages_render_a_bounded_number_at_once_and_the_api_is_not_held_behind_them() {
+async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_them() {
     use futures::StreamExt;
     use std::sync::{
         atomic::{AtomicUsize, Ordering},
@@ -350,7 +350,14 @@ async fn pages_render_a_bounded_number_at_once_and_the_api_is_not_held_behind_th
             }
         }
     };
-    let app = Router::new().route("/slow", axum::routing::get(page));
+    // `/slow` renders a page; `/plain` (a health check, say) is a GET on the app's routes that
+    // renders nothing, and takes no turn.
+    let app = Router::new()
+        .route(
+            "/slow",
+            axum::routing::get(page).route_layer(axum::middleware::from_fn(page_turns)),
+        )
+        .route("/plain", axum::routing::get(|| async { "ok" }));
     let router = auth.install(app, PagePolicy::new());
     let send = |path: &'static str| get_from(router.clone(), path);
     /// `task`, or a failure saying `what` did not happen within 5 s.
@@ -373,6 +380,12 @@ async fn pages_render_a_bounded_number_at_once_and_the_api_is_not_held_behind_th
     );
     let me = within("the API waited behind a page", send("/api/me")).await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let plain = within(
+        "a GET that renders no page waited behind one",
+        send("/plain"),
+    )
+    .await;
+    assert_eq!(plain.status(), StatusCode::OK);
 
     release.add_permits(2);
     let body = axum::body::to_bytes(first.into_body(), 1 << 20)

@@ -5,7 +5,7 @@ use crate::server::{
     http::csrf::csrf_guard,
     http::headers::{no_store, security_headers, SecurityHeaders},
     http::idempotency::idempotency,
-    http::page_layer::{session_layer, SessionLayerState},
+    http::page_layer::{page_turns, session_layer, SessionLayerState},
     http::status::error_status,
 };
 use axum::{
@@ -146,7 +146,8 @@ impl Auth {
             policy: Arc::new(PagePolicy::new()),
             refresh: false,
         };
-        page.layer(from_fn_with_state(state, session_layer))
+        page.layer(from_fn(page_turns))
+            .layer(from_fn_with_state(state, session_layer))
             .layer(from_fn(no_store))
     }
 

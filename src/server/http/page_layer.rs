@@ -56,15 +56,7 @@ pub(crate) async fn session_layer(
         refresh,
     } = state;
     let path = req.uri().path().to_owned();
-    let is_page =
-        matches!(*req.method(), Method::GET | Method::HEAD) && !auth.config().is_api_path(&path);
-    // A page waits for its turn before any of its work, and keeps it while its body is
-    // produced (docs/limits.md, "Pages in flight").
-    let turn = if is_page {
-        Some(auth.page_turn().await)
-    } else {
-        None
-    };
+    let is_page = is_page(&auth, &req);
     let mut session = auth.resolve(req.headers()).await;
     let mut ended = false;
 
@@ -120,11 +112,36 @@ pub(crate) async fn session_layer(
 
     req.extensions_mut().insert(Arc::new(session));
     req.extensions_mut().insert(auth);
-    let res = next.run(req).await;
-    match turn {
-        Some(turn) => res.map(|body| hold_until_dropped(body, turn)),
-        None => res,
+    next.run(req).await
+}
+
+/// A GET or HEAD outside the API prefix: what the session layer may refresh for, and what
+/// [`page_turns`] counts when it reaches a render.
+fn is_page(auth: &Auth, req: &Request) -> bool {
+    matches!(*req.method(), Method::GET | Method::HEAD)
+        && !auth.config().is_api_path(req.uri().path())
+}
+
+/// Middleware for the routes that render pages (`SessionRoutes` and `Auth::not_found_page` put it
+/// on theirs; an app's own rendering route can take it with `route_layer(from_fn(page_turns))`):
+/// a page render waits for one of the engine's turns and keeps it until its body is dropped, so
+/// a burst of page loads holds a bounded number of renders in memory (docs/limits.md, "Pages in
+/// flight"). Other routes on the app's router (a health check, say) never wait behind renders.
+///
+/// It reads the engine from the request's extensions, where the session layer put it, so it
+/// belongs inside `Auth::install`'s layers; a request that did not pass them goes through
+/// without a turn.
+pub async fn page_turns(req: Request, next: Next) -> Response {
+    let Some(auth) = req.extensions().get::<Auth>().cloned() else {
+        return next.run(req).await;
+    };
+    if !is_page(&auth, &req) {
+        return next.run(req).await;
     }
+    let turn = auth.page_turn().await;
+    next.run(req)
+        .await
+        .map(|body| hold_until_dropped(body, turn))
 }
 
 /// The body, holding `turn` until it is dropped: hyper drops a body once its last frame is

@@ -61,12 +61,17 @@ where
         IV: IntoView + 'static,
     {
         let options = LeptosOptions::from_ref(state);
-        self.leptos_routes_with_context(
+        // The renders take page turns; the app's other routes on this router do not.
+        let leptos = Router::new().leptos_routes_with_context(
             state,
             leptos_axum::generate_route_list(app),
             page_context(context),
             move || shell(options.clone()),
-        )
+        );
+        if !leptos.has_routes() {
+            return self;
+        }
+        self.merge(leptos.route_layer(axum::middleware::from_fn(super::page_layer::page_turns)))
     }
 }
 
@@ -78,5 +83,59 @@ pub fn page_context(
     move || {
         super::headers::provide_nonce();
         context();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::{auth::Auth, config::AuthConfig, http::install::PagePolicy};
+    use axum::{body::Body, extract::ConnectInfo, http::Request, http::StatusCode};
+    use std::time::Duration;
+    use tower::ServiceExt;
+
+    /// The app's Leptos renders wait for a page turn; a route the app adds beside them (a health
+    /// check) does not.
+    #[tokio::test]
+    async fn leptos_renders_take_page_turns_and_the_apps_other_routes_do_not() {
+        let config = AuthConfig::builder("a-test-secret-that-is-long-enough-0123456789")
+            .cookie_secure(false)
+            .page_concurrency(1)
+            .build()
+            .expect("config");
+        let auth = Auth::connect("sqlite::memory:", config)
+            .await
+            .expect("connect");
+        let options = LeptosOptions::builder().output_name("test").build();
+        let app = Router::new()
+            .session_routes(&options, || "rendered", |_| "rendered")
+            .route("/healthz", axum::routing::get(|| async { "ok" }));
+        let router = auth.install(app, PagePolicy::new()).with_state(options);
+        let get = |path: &'static str| {
+            let req = Request::get(path)
+                .extension(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 1))))
+                .body(Body::empty())
+                .expect("request");
+            router.clone().oneshot(req)
+        };
+
+        // Every turn is taken, as by a render still streaming.
+        let held = auth.page_turn().await;
+        let health = tokio::time::timeout(Duration::from_secs(5), get("/healthz"))
+            .await
+            .expect("the health check waited behind a render")
+            .expect("answer");
+        assert_eq!(health.status(), StatusCode::OK);
+        let page = tokio::spawn(get("/"));
+        // The claim is that the render does not start: nothing to wait on but time.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!page.is_finished(), "a render ran without a turn");
+        drop(held);
+        let page = tokio::time::timeout(Duration::from_secs(5), page)
+            .await
+            .expect("the render never got its turn")
+            .expect("task")
+            .expect("answer");
+        assert_eq!(page.status(), StatusCode::OK);
     }
 }
