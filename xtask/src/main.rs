@@ -77,8 +77,14 @@ fn main() -> ExitCode {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
+/// The workspace root. `cargo run` (the `cargo xtask` alias) sets `CARGO_MANIFEST_DIR` for the
+/// process it starts, which is right even when the binary was built in another checkout sharing
+/// this target directory (cargo reuses it: the path is not in its fingerprint); the path compiled
+/// in is only the fallback for a binary started by hand.
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .expect("xtask sits in the workspace")
         .to_path_buf()
