@@ -315,9 +315,13 @@ async fn every_page_tells_the_browser_the_servers_paths() {
 /// A burst of page requests cannot hold more renders in memory than the configured number: the
 /// others wait their turn before they render, a render keeps its turn until its body is
 /// produced, and neither the JSON API nor a route that renders no page is held behind pages.
+/// The Leptos routes `SessionRoutes` registers take turns; an app's own rendering route takes
+/// them with the `page_turns` layer.
 #[tokio::test]
 async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_them() {
     use futures::StreamExt;
+    use leptos::prelude::LeptosOptions;
+    use sessionflow::server::SessionRoutes;
     use std::sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -350,16 +354,30 @@ async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_the
             }
         }
     };
-    // `/slow` renders a page; `/plain` (a health check, say) is a GET on the app's routes that
-    // renders nothing, and takes no turn.
+    // `/` is a Leptos render; `/slow` renders a page of the app's own; `/plain` (a health check,
+    // say) is a GET on the app's routes that renders nothing, and takes no turn.
+    let options = LeptosOptions::builder().output_name("test").build();
     let app = Router::new()
+        .session_routes(&options, || "rendered", |_| "rendered")
         .route(
             "/slow",
             axum::routing::get(page).route_layer(axum::middleware::from_fn(page_turns)),
         )
         .route("/plain", axum::routing::get(|| async { "ok" }));
-    let router = auth.install(app, PagePolicy::new());
+    let router = auth.install(app, PagePolicy::new()).with_state(options);
     let send = |path: &'static str| get_from(router.clone(), path);
+    // A page read to its end in a task of its own, so its turn goes back as soon as it is read.
+    let read_in_task = |path: &'static str| {
+        let answer = send(path);
+        tokio::spawn(async move {
+            let res = answer.await;
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .expect("body");
+            (status, String::from_utf8_lossy(&body).into_owned())
+        })
+    };
     /// `task`, or a failure saying `what` did not happen within 5 s.
     async fn within<T>(what: &str, task: impl std::future::Future<Output = T>) -> T {
         tokio::time::timeout(Duration::from_secs(5), task)
@@ -369,7 +387,8 @@ async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_the
 
     let first = within("the first page never answered", send("/slow")).await;
     assert_eq!(started.load(Ordering::SeqCst), 1);
-    let second = tokio::spawn(send("/slow"));
+    let second = read_in_task("/slow");
+    let leptos = read_in_task("/");
     // Nothing to wait for: the claim is that something does not happen. 300 ms is ample for an
     // in-process request to reach its handler when nothing holds it back.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -378,6 +397,7 @@ async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_the
         1,
         "a second page started rendering while the first's body was still being produced"
     );
+    assert!(!leptos.is_finished(), "a Leptos render ran without a turn");
     let me = within("the API waited behind a page", send("/api/me")).await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let plain = within(
@@ -392,11 +412,17 @@ async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_the
         .await
         .expect("body");
     assert!(String::from_utf8_lossy(&body).ends_with("done</body></html>"));
-    let second = within("the second page never rendered", second)
+    let (status, body) = within("the second page never rendered", second)
         .await
         .expect("task");
-    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.ends_with("done</body></html>"));
     assert_eq!(started.load(Ordering::SeqCst), 2);
+    let (status, body) = within("the Leptos page never rendered", leptos)
+        .await
+        .expect("task");
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("rendered"), "{body}");
 }
 
 /// A GET of `path` on `router`, from a client address of its own, as `serve` would pass it.
