@@ -38,6 +38,12 @@ pub enum ErrorCode {
     Unavailable,
     /// 404: no such thing (for this caller).
     NotFound,
+    /// 400: a link from a message (reset, verification) that is unknown, used, expired,
+    /// superseded or malformed: ask for a new one.
+    InvalidLink,
+    /// 403: the account's address is not confirmed yet and this server requires it
+    /// (`REQUIRE_VERIFIED_EMAIL`).
+    EmailUnverified,
 }
 
 impl ErrorCode {
@@ -49,7 +55,8 @@ impl ErrorCode {
             | Self::InvalidToken
             | Self::InvalidCredentials
             | Self::InvalidRefreshToken => 401,
-            Self::Validation => 400,
+            Self::Validation | Self::InvalidLink => 400,
+            Self::EmailUnverified => 403,
             Self::Conflict => 409,
             Self::Csrf => 403,
             Self::RateLimited => 429,
@@ -72,6 +79,8 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::NotFound => "not_found",
+            Self::InvalidLink => "invalid_link",
+            Self::EmailUnverified => "email_unverified",
         }
     }
 
@@ -165,6 +174,12 @@ impl ApiError {
     /// 404 `not_found`.
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "Not found.")
+    }
+
+    /// The same error beside a form field.
+    pub fn with_field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
     }
 
     /// The same error under another code (`conflict` beside a field, say).

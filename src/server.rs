@@ -18,6 +18,7 @@ pub mod config;
 mod db;
 mod error;
 mod http;
+pub mod mail;
 mod metrics;
 mod sessions;
 mod store;

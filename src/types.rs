@@ -11,6 +11,10 @@ pub struct User {
     pub id: String,
     /// The sign-in email, lower-cased.
     pub email: String,
+    /// Whether the person confirmed the address (a verification link, or a password reset,
+    /// which proves they read its mail).
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 /// One session (a signed-in device) of the user, as the devices page and

@@ -25,6 +25,7 @@ async fn main() -> anyhow::Result<()> {
     let user = User {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
+        email_verified: false,
     };
     // Seeding needs no signing key: only the refresh tokens are kept.
     let auth = Auth::connect(pool, AuthConfig::builder([0u8; 32]).build()?).await?;

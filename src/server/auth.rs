@@ -5,9 +5,10 @@
 
 use crate::server::{
     accounts::{Accounts, ClientInfo},
-    config::{AuthConfig, IDEMPOTENCY_KEEP},
+    config::{AuthConfig, MailTransport, IDEMPOTENCY_KEEP},
     db,
     error::{Error, RefreshFailure},
+    mail::{self, Outbox},
     metrics::RefreshPath,
     sessions::{tokens::Keys, Principal, Sessions, TokenPair},
     store::{self, Database, Store},
@@ -26,6 +27,8 @@ struct Inner {
     store: Arc<dyn Store>,
     sessions: Sessions,
     accounts: Accounts,
+    /// The mail worker's side of the outbox; its worker runs while this lives.
+    outbox: Arc<Outbox>,
     config: AuthConfig,
     /// Dropped with the engine, which stops the revocation listener (and its connection).
     listener_stop: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
@@ -55,6 +58,17 @@ impl Auth {
         store.migrate().await?;
         let auth = Self::with_store(store, config);
         auth.follow_revocations();
+        auth.0.outbox.start();
+        match &auth.0.config.recovery.transport {
+            MailTransport::Off => tracing::warn!(
+                "mail is off (no SMTP_URL): password reset and address confirmation by email are not available"
+            ),
+            MailTransport::DevOutbox(dir) => tracing::info!(
+                "mail goes to the development outbox (no SMTP_URL): logged, and written to {}",
+                dir.display()
+            ),
+            _ => {}
+        }
         Ok(auth)
     }
 
@@ -83,6 +97,11 @@ impl Auth {
     fn with_store(store: Arc<dyn Store>, config: AuthConfig) -> Self {
         use secrecy::ExposeSecret;
         let shared_limits = store.backend() == store::Backend::Postgres;
+        let mailer = mail::mailer(&config.recovery.transport).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail is off: its transport could not be built");
+            None
+        });
+        let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.clone()));
         let keys = Keys::new(
             config.secret.expose_secret(),
             config.accepted_secrets.iter().map(|s| s.expose_secret()),
@@ -95,7 +114,8 @@ impl Auth {
                 config.tokens.clone(),
                 config.liveness_ttl,
             ),
-            accounts: Accounts::new(store.clone(), &config.limits, shared_limits),
+            accounts: Accounts::new(store.clone(), &config, shared_limits, outbox.clone()),
+            outbox,
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
             warned_no_peer: AtomicBool::new(false),
@@ -262,5 +282,80 @@ impl Auth {
             .accounts
             .login(&self.0.sessions, email, password, who)
             .await
+    }
+
+    // Account recovery (docs/protocol.md, "Account recovery"): the rules are in
+    // `accounts/recovery.rs`.
+
+    /// Whether messages leave at all (SMTP or the development outbox); without mail, pages say
+    /// that reset by email is not available.
+    pub fn mail_enabled(&self) -> bool {
+        self.0.accounts.mail_enabled()
+    }
+
+    /// Forgot-password: queues a reset request for `email` and answers the same, after the same
+    /// work, whether or not an account has it. `validation` for a malformed address,
+    /// `rate_limited` past the limits, `unavailable` when mail is off.
+    pub async fn forgot_password(&self, email: &str, who: ClientInfo<'_>) -> Result<(), Error> {
+        self.0.accounts.forgot_password(email, who).await
+    }
+
+    /// Uses a reset link: sets the password, confirms the address, revokes every session of the
+    /// account on every instance and opens a new one (its pair is returned). `invalid_link` for
+    /// a link that is unknown, used, expired, superseded or malformed.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: Password,
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
+        self.0
+            .accounts
+            .reset_password(&self.0.sessions, token, password, who)
+            .await
+    }
+
+    /// Whether a reset link can still be used (the reset page asks, to offer a new one).
+    pub async fn reset_link_usable(&self, token: &str) -> Result<bool, Error> {
+        self.0.accounts.reset_link_usable(token).await
+    }
+
+    /// Changes the caller's password (checked against the current one): every other session is
+    /// revoked on every instance; this one continues with a new access token (the returned pair
+    /// has no refresh token: the session keeps its own).
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        current: &str,
+        new: Password,
+        who: ClientInfo<'_>,
+    ) -> Result<TokenPair, Error> {
+        self.0
+            .accounts
+            .change_password(&self.0.sessions, caller, current, new, who)
+            .await
+    }
+
+    /// Confirms the address a verification link belongs to (idempotent until the link expires).
+    pub async fn verify_email(&self, token: &str) -> Result<User, Error> {
+        self.0
+            .accounts
+            .verify_email(&self.0.sessions, token)
+            .await
+    }
+
+    /// Sends the caller a new verification link (nothing when the address is confirmed).
+    pub async fn resend_verification(
+        &self,
+        caller: &Principal,
+        who: ClientInfo<'_>,
+    ) -> Result<(), Error> {
+        self.0.accounts.resend_verification(caller, who).await
+    }
+
+    /// Delivers what is due in the outbox now (the worker does this by itself; tests and tools
+    /// may call it to not wait for the next poll). How many messages it handled.
+    pub async fn deliver_mail(&self) -> Result<usize, sqlx::Error> {
+        self.0.outbox.deliver_due().await
     }
 }

@@ -16,7 +16,7 @@
 //! ```
 
 use axum::http::HeaderName;
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 mod env;
 
@@ -135,6 +135,9 @@ pub(crate) struct Limits {
     pub hash_queue: usize,
     /// Pages rendered at once (docs/limits.md, "Pages in flight").
     pub page_concurrency: usize,
+    /// Forgot-password and resend-verification requests per asked-about address, from any
+    /// client (a mail bomb aimed at one person needs many addresses, and still meets this).
+    pub recovery_per_email: RateLimit,
 }
 
 impl Default for Limits {
@@ -152,9 +155,64 @@ impl Default for Limits {
             hash_workers: cores,
             hash_queue: 4 * cores,
             page_concurrency: 8 * cores,
+            recovery_per_email: RateLimit {
+                burst: 3,
+                per: Duration::from_secs(15 * 60),
+            },
         }
     }
 }
+
+/// How mail leaves (docs/operations.md, "Mail").
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum MailTransport {
+    /// No mail: the forgot-password and verification flows say they are not available.
+    Off,
+    /// SMTP, in lettre's URL forms: `smtps://user:pass@host` (TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtp://host:port` (plain, a local
+    /// relay). Kept secret: it may hold a password.
+    Smtp(secrecy::SecretString),
+    /// Development: each message is logged with its link and written as an `.eml` file here.
+    DevOutbox(PathBuf),
+    /// A mailer of the app's own (an HTTP mail API, say).
+    Custom(std::sync::Arc<dyn crate::server::mail::Mailer>),
+}
+
+impl std::fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Off => f.write_str("Off"),
+            Self::Smtp(_) => f.write_str("Smtp(<hidden>)"),
+            Self::DevOutbox(dir) => write!(f, "DevOutbox({})", dir.display()),
+            Self::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// Mail and account recovery (contract §9).
+#[derive(Debug, Clone)]
+pub(crate) struct RecoveryConfig {
+    pub transport: MailTransport,
+    /// `None`: `no-reply@<the first public origin's host>`.
+    pub from: Option<String>,
+    /// Named in every message.
+    pub app_name: String,
+    pub reset_ttl: Duration,
+    pub verify_ttl: Duration,
+    pub require_verified: bool,
+    pub reset_page: String,
+    pub verify_page: String,
+    /// The first retry's delay; each next one doubles, up to [`MAIL_RETRY_CAP`].
+    pub retry_base: Duration,
+    /// Attempts before a message is given up (counted as failed).
+    pub max_attempts: u32,
+    /// How often the worker looks for due messages besides being woken.
+    pub poll: Duration,
+}
+
+/// The longest wait between two delivery attempts.
+pub const MAIL_RETRY_CAP: Duration = Duration::from_secs(300);
 
 /// The engine's configuration. Build it with [`AuthConfig::builder`].
 #[derive(Clone)]
@@ -171,6 +229,7 @@ pub struct AuthConfig {
     pub(crate) limits: Limits,
     pub(crate) body_limit: usize,
     pub(crate) liveness_ttl: Duration,
+    pub(crate) recovery: RecoveryConfig,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -183,6 +242,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("public_origins", &self.public_origins)
             .field("client_ip", &self.client_ip)
             .field("limits", &self.limits)
+            .field("recovery", &self.recovery)
             .finish_non_exhaustive()
     }
 }
@@ -211,7 +271,53 @@ impl AuthConfig {
             limits: Limits::default(),
             body_limit: 256 * 1024,
             liveness_ttl: Duration::from_secs(1),
+            recovery: RecoveryConfig {
+                transport: MailTransport::Off,
+                from: None,
+                app_name: "sessionflow".into(),
+                reset_ttl: Duration::from_secs(30 * 60),
+                verify_ttl: Duration::from_secs(48 * 3600),
+                require_verified: false,
+                reset_page: "/reset-password".into(),
+                verify_page: "/verify-email".into(),
+                retry_base: Duration::from_secs(2),
+                max_attempts: 16,
+                poll: Duration::from_secs(1),
+            },
         })
+    }
+
+    /// Whether mail leaves at all (SMTP or the development outbox): without it, the pages say
+    /// that reset by email is not available.
+    pub fn mail_enabled(&self) -> bool {
+        !matches!(self.recovery.transport, MailTransport::Off)
+    }
+
+    /// Whether sign-in of an unverified account is refused (`REQUIRE_VERIFIED_EMAIL`).
+    pub fn require_verified_email(&self) -> bool {
+        self.recovery.require_verified
+    }
+
+    /// The sender of every message: `MAIL_FROM`, or `no-reply@<host of the first public
+    /// origin>` (`no-reply@localhost` when that is an address, not a name).
+    pub fn mail_from(&self) -> String {
+        if let Some(from) = &self.recovery.from {
+            return from.clone();
+        }
+        let host = self
+            .public_origins
+            .first()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest.rsplit_once(':').map_or(rest, |(h, _)| h))
+            .filter(|h| h.chars().any(|c| c.is_ascii_alphabetic()) && !h.starts_with('['))
+            .unwrap_or("localhost");
+        format!("no-reply@{host}")
+    }
+
+    /// The absolute address of a page with a link's token (`<first public origin><page>?token=…`).
+    pub(crate) fn link(&self, page: &str, token: &str) -> String {
+        let origin = self.public_origins.first().map_or("", String::as_str);
+        format!("{origin}{page}?token={token}")
     }
 
     /// Where the browser refreshes: `{api_prefix}auth/refresh`.
@@ -392,6 +498,74 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// How mail leaves (`SMTP_URL`; [`MailTransport::Off`] by default, which turns the
+    /// recovery flows off).
+    pub fn mail(mut self, transport: MailTransport) -> Self {
+        self.0.recovery.transport = transport;
+        self
+    }
+
+    /// The sender address (`MAIL_FROM`).
+    pub fn mail_from(mut self, from: &str) -> Self {
+        self.0.recovery.from = Some(from.to_owned());
+        self
+    }
+
+    /// The app's name, as messages call it.
+    pub fn app_name(mut self, name: &str) -> Self {
+        self.0.recovery.app_name = name.to_owned();
+        self
+    }
+
+    /// Delivery retries: the first after `base`, each next one twice as long (at most five
+    /// minutes apart), `attempts` in all before a message counts as failed.
+    pub fn mail_retry(mut self, base: Duration, attempts: u32) -> Self {
+        self.0.recovery.retry_base = base;
+        self.0.recovery.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How often the mail worker looks for due messages (besides being woken by a request in
+    /// this process): 1 s.
+    pub fn mail_poll(mut self, every: Duration) -> Self {
+        self.0.recovery.poll = every;
+        self
+    }
+
+    /// Lifetime of a reset link (`PASSWORD_RESET_TTL`, 30 min).
+    pub fn password_reset_ttl(mut self, ttl: Duration) -> Self {
+        self.0.recovery.reset_ttl = ttl;
+        self
+    }
+
+    /// Lifetime of a verification link (`EMAIL_VERIFY_TTL`, 48 h).
+    pub fn email_verify_ttl(mut self, ttl: Duration) -> Self {
+        self.0.recovery.verify_ttl = ttl;
+        self
+    }
+
+    /// Refuse sign-in of an unverified account with 403 `email_unverified`
+    /// (`REQUIRE_VERIFIED_EMAIL`).
+    pub fn require_verified_email(mut self, required: bool) -> Self {
+        self.0.recovery.require_verified = required;
+        self
+    }
+
+    /// The pages the links in mail open: `/reset-password` and `/verify-email`.
+    pub fn recovery_pages(mut self, reset: &str, verify: &str) -> Self {
+        self.0.recovery.reset_page = reset.to_owned();
+        self.0.recovery.verify_page = verify.to_owned();
+        self
+    }
+
+    /// Forgot-password and resend requests per asked-about address, from every client together
+    /// (`RECOVERY_RATE_LIMIT_PER_EMAIL`, `3/15m`); per client address they share the sign-in
+    /// limit's size.
+    pub fn recovery_rate_limit(mut self, per_email: RateLimit) -> Self {
+        self.0.limits.recovery_per_email = per_email;
+        self
+    }
+
     /// The largest request body accepted (413 with the JSON error body beyond it).
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.0.body_limit = bytes;
@@ -455,6 +629,45 @@ impl AuthConfigBuilder {
             .iter()
             .map(|u| origin_of(u).map_err(|r| ConfigError::new("PUBLIC_URL", u, r)))
             .collect::<Result<_, _>>()?;
+        for (var, d) in [
+            ("PASSWORD_RESET_TTL", c.recovery.reset_ttl),
+            ("EMAIL_VERIFY_TTL", c.recovery.verify_ttl),
+        ] {
+            if d.is_zero() {
+                return Err(ConfigError::new(var, "0s", "must be longer than zero"));
+            }
+        }
+        if let MailTransport::Smtp(url) = &c.recovery.transport {
+            use lettre::{AsyncSmtpTransport, Tokio1Executor};
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret()).map_err(|e| {
+                ConfigError::new(
+                    "SMTP_URL",
+                    "<hidden>",
+                    format!("expected smtp://host:port, smtps://user:pass@host or smtp://…?tls=required ({e})"),
+                )
+            })?;
+            if c.public_origins.is_empty() {
+                return Err(ConfigError::new(
+                    "PUBLIC_URL",
+                    "",
+                    "required with SMTP_URL: the links in mail are built from it",
+                ));
+            }
+        }
+        if let Err(e) = c.mail_from().parse::<lettre::message::Mailbox>() {
+            return Err(ConfigError::new(
+                "MAIL_FROM",
+                &c.mail_from(),
+                format!("expected an address like no-reply@example.com ({e})"),
+            ));
+        }
+        if c.recovery.require_verified && !c.mail_enabled() {
+            return Err(ConfigError::new(
+                "REQUIRE_VERIFIED_EMAIL",
+                "true",
+                "needs mail (SMTP_URL): nobody could verify an address",
+            ));
+        }
         Ok(c)
     }
 }

@@ -120,6 +120,24 @@ pub(crate) fn unavailable(cause: &'static str) {
     counter!("sessionflow_unavailable_total", "cause" => cause).increment(1);
 }
 
+/// A message through the outbox: `queued`, `sent`, `retried` (an attempt failed, another will
+/// come), `failed` (given up), `no_account` (a forgot-password request for an unknown address:
+/// nothing to send).
+pub(crate) fn mail(event: &'static str) {
+    counter!("sessionflow_mail_total", "event" => event).increment(1);
+}
+
+/// Messages in the outbox not yet done.
+pub(crate) fn outbox_depth(n: i64) {
+    gauge!("sessionflow_outbox_depth").set(n as f64);
+}
+
+/// An account event: `reset`, `password_changed`, `email_verified`, `reset_requested`,
+/// `invalid_link`.
+pub(crate) fn account_event(event: &'static str) {
+    counter!("sessionflow_account_events_total", "event" => event).increment(1);
+}
+
 pub(crate) fn hashing_queue_depth(n: usize) {
     gauge!("sessionflow_hashing_queue_depth").set(n as f64);
 }

@@ -471,6 +471,7 @@ async fn without_a_grace_window_the_stragglers_of_a_burst_still_share_its_rotati
         let user = sessionflow::User {
             id: user_id,
             email: "ada@example.com".into(),
+            email_verified: false,
         };
         for burst in 0..straggler_bursts() {
             let session = app.auth.start_session(user.clone(), None).await.unwrap();

@@ -27,6 +27,9 @@ use tokio::sync::Semaphore;
 pub enum Attempt {
     SignIn,
     Register,
+    /// Forgot-password and resend-verification: per client address, and per asked-about
+    /// address from every client together (a mail bomb aimed at one person).
+    Recovery,
 }
 
 impl Attempt {
@@ -34,6 +37,15 @@ impl Attempt {
         match self {
             Self::SignIn => "sign_in",
             Self::Register => "register",
+            Self::Recovery => "recovery",
+        }
+    }
+
+    /// The address part of the second bucket's key: the client's, or none for recovery.
+    fn account_ip(self, ip: IpAddr) -> IpAddr {
+        match self {
+            Self::Recovery => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            _ => ip,
         }
     }
 }
@@ -75,6 +87,7 @@ impl RateLimits {
             Self::Shared(SharedLimiter {
                 per_address: limits.per_address,
                 per_account: limits.per_account,
+                recovery_per_email: limits.recovery_per_email,
             })
         } else {
             Self::Memory(Box::new(Limiter::new(limits)))
@@ -100,8 +113,16 @@ impl RateLimits {
                 retry_after,
             }));
         }
-        let by_account = format!("{}/account/{ip}/{account}", attempt.name());
-        if let Some(retry_after) = take(store, &by_account, shared.per_account).await? {
+        let by_account = format!(
+            "{}/account/{}/{account}",
+            attempt.name(),
+            attempt.account_ip(ip)
+        );
+        let per_account = match attempt {
+            Attempt::Recovery => shared.recovery_per_email,
+            _ => shared.per_account,
+        };
+        if let Some(retry_after) = take(store, &by_account, per_account).await? {
             return Ok(Err(Limited {
                 bucket: Bucket::Account,
                 retry_after,
@@ -121,6 +142,7 @@ impl RateLimits {
 pub(crate) struct SharedLimiter {
     per_address: RateLimit,
     per_account: RateLimit,
+    recovery_per_email: RateLimit,
 }
 
 /// One attempt from bucket `name`: `None` when it had room, else the seconds to wait. GCRA: each
@@ -143,6 +165,7 @@ type ByAccount = DefaultKeyedRateLimiter<(IpAddr, String)>;
 pub(crate) struct Limiter {
     sign_in: (DefaultKeyedRateLimiter<IpAddr>, ByAccount),
     register: (DefaultKeyedRateLimiter<IpAddr>, ByAccount),
+    recovery: (DefaultKeyedRateLimiter<IpAddr>, ByAccount),
 }
 
 fn quota(limit: RateLimit) -> Quota {
@@ -164,6 +187,10 @@ impl Limiter {
         Self {
             sign_in: pair(),
             register: pair(),
+            recovery: (
+                RateLimiter::keyed(quota(limits.per_address)),
+                RateLimiter::keyed(quota(limits.recovery_per_email)),
+            ),
         }
     }
 
@@ -173,6 +200,7 @@ impl Limiter {
         let (by_address, by_account) = match attempt {
             Attempt::SignIn => &self.sign_in,
             Attempt::Register => &self.register,
+            Attempt::Recovery => &self.recovery,
         };
         let wait = |bucket: Bucket| {
             move |not_until: governor::NotUntil<_>| {
@@ -185,12 +213,12 @@ impl Limiter {
         };
         by_address.check_key(&ip).map_err(wait(Bucket::Address))?;
         by_account
-            .check_key(&(ip, account.to_owned()))
+            .check_key(&(attempt.account_ip(ip), account.to_owned()))
             .map_err(wait(Bucket::Account))
     }
 
     pub fn retain_recent(&self) {
-        for (a, b) in [&self.sign_in, &self.register] {
+        for (a, b) in [&self.sign_in, &self.register, &self.recovery] {
             a.retain_recent();
             b.retain_recent();
         }

@@ -1,12 +1,14 @@
 //! Accounts: registration and sign-in with argon2 password hashes.
 
 pub(crate) mod limits;
+mod recovery;
 
 use crate::server::{
     accounts::limits::{Attempt, Busy, HashPool, RateLimits},
-    config::Limits,
+    config::AuthConfig,
     db,
     error::Error,
+    mail::Outbox,
     sessions::{Sessions, TokenPair},
     store::{NewAccount, Store},
 };
@@ -57,15 +59,26 @@ pub(crate) struct Accounts {
     store: Arc<dyn Store>,
     limiter: RateLimits,
     hashing: HashPool,
+    /// Where messages go (the worker's side; requests only queue and wake it).
+    outbox: Arc<Outbox>,
+    /// Recovery's settings: lifetimes of links, pages, whether sign-in needs a confirmed address.
+    config: AuthConfig,
 }
 
 impl Accounts {
     /// Buckets in the database when they must hold across instances (`shared_limits`).
-    pub fn new(store: Arc<dyn Store>, limits: &Limits, shared_limits: bool) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: &AuthConfig,
+        shared_limits: bool,
+        outbox: Arc<Outbox>,
+    ) -> Self {
         Self {
-            limiter: RateLimits::new(limits, shared_limits),
-            hashing: HashPool::new(limits),
+            limiter: RateLimits::new(&config.limits, shared_limits),
+            hashing: HashPool::new(&config.limits),
             store,
+            outbox,
+            config: config.clone(),
         }
     }
 
@@ -136,6 +149,7 @@ impl Accounts {
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             email: email.as_str().to_owned(),
+            email_verified: false,
         };
         // The user and its first session in one transaction: a failure leaves neither.
         let (session, refresh) = sessions.new_session(&user.id, who.user_agent);
@@ -155,6 +169,11 @@ impl Accounts {
                 .into())
             }
             Err(e) => return Err(e.into()),
+        }
+        // The verification message: its own transaction, after the account's (a failure here
+        // leaves a signed-in account that can ask again from the notice).
+        if let Err(e) = self.queue_verification(&user).await {
+            tracing::warn!(error = %e, "the verification message could not be queued");
         }
         Ok(sessions.pair(user, session.id, refresh))
     }
@@ -194,6 +213,14 @@ impl Accounts {
             })
             .await?;
         match user {
+            // Only someone who knows the password learns that the address is unconfirmed.
+            Some(user) if ok && self.config.recovery.require_verified && !user.email_verified => {
+                Err(ApiError::new(
+                    ErrorCode::EmailUnverified,
+                    "Confirm your address first: open the link we sent you, or ask for a new one.",
+                )
+                .into())
+            }
             Some(user) if ok => Ok(sessions.start_session(user, who.user_agent).await?),
             _ => Err(ApiError::new(
                 ErrorCode::InvalidCredentials,

@@ -2,7 +2,7 @@
 //! here, each rule checked once, by [`AuthConfigBuilder::build`]. An app adds only its own
 //! (listen address, database URL) and where the signing secret comes from.
 
-use super::{AuthConfig, AuthConfigBuilder, ConfigError, RateLimit};
+use super::{AuthConfig, AuthConfigBuilder, ConfigError, MailTransport, RateLimit};
 use std::{net::SocketAddr, time::Duration};
 
 impl AuthConfig {
@@ -26,8 +26,13 @@ impl AuthConfigBuilder {
     /// map in tests): `ACCESS_TOKEN_TTL`, `REFRESH_TOKEN_TTL`, `REFRESH_REUSE_GRACE`,
     /// `JWT_LEEWAY`, `JWT_ACCEPTED_SECRETS`, `COOKIE_SECURE`, `PUBLIC_URL`, `TRUSTED_PROXIES`,
     /// `CLIENT_IP_HEADER`, `AUTH_RATE_LIMIT_PER_ADDRESS`, `AUTH_RATE_LIMIT_PER_ACCOUNT`,
-    /// `PASSWORD_HASH_WORKERS`, `PASSWORD_HASH_QUEUE`. A value that does not parse, or breaks a
-    /// rule of [`build`](Self::build), is an error naming its variable.
+    /// `PASSWORD_HASH_WORKERS`, `PASSWORD_HASH_QUEUE`, `SMTP_URL`, `MAIL_FROM`,
+    /// `PASSWORD_RESET_TTL`, `EMAIL_VERIFY_TTL`, `REQUIRE_VERIFIED_EMAIL`,
+    /// `RECOVERY_RATE_LIMIT_PER_EMAIL`. A value that does not parse, or breaks a rule of
+    /// [`build`](Self::build), is an error naming its variable.
+    ///
+    /// Without `SMTP_URL`, a debug build or a loopback address gets the development outbox
+    /// (`data/outbox/`); anything else has mail off.
     pub fn from_lookup(
         get: impl Fn(&str) -> Option<String>,
         site_addr: SocketAddr,
@@ -118,6 +123,31 @@ impl AuthConfigBuilder {
                 defaults.limits.page_concurrency,
                 1,
             )?);
+        b = b.mail(match get("SMTP_URL").filter(|v| !v.trim().is_empty()) {
+            Some(url) => MailTransport::Smtp(url.trim().to_owned().into()),
+            None if cfg!(debug_assertions) || site_addr.ip().is_loopback() => {
+                MailTransport::DevOutbox("data/outbox".into())
+            }
+            None => MailTransport::Off,
+        });
+        if let Some(v) = get("MAIL_FROM").filter(|v| !v.trim().is_empty()) {
+            b = b.mail_from(v.trim());
+        }
+        let recovery = &defaults.recovery;
+        b = b
+            .password_reset_ttl(duration(&get, "PASSWORD_RESET_TTL", recovery.reset_ttl)?)
+            .email_verify_ttl(duration(&get, "EMAIL_VERIFY_TTL", recovery.verify_ttl)?)
+            .recovery_rate_limit(rate(
+                &get,
+                "RECOVERY_RATE_LIMIT_PER_EMAIL",
+                defaults.limits.recovery_per_email,
+            )?);
+        if let Some(v) = get("REQUIRE_VERIFIED_EMAIL") {
+            let required = parse_bool(&v).ok_or_else(|| {
+                ConfigError::new("REQUIRE_VERIFIED_EMAIL", &v, "expected true or false")
+            })?;
+            b = b.require_verified_email(required);
+        }
         // Every rule of `build` (caps, lifetimes, origins, accepted keys) checked now, once.
         b.clone().build()?;
         Ok(b)

@@ -108,7 +108,12 @@ where
         .routes(routes!(logout_all))
         .routes(routes!(sessions))
         .routes(routes!(delete_session))
-        .routes(routes!(me));
+        .routes(routes!(me))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(change_password))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification));
     utoipa_axum::router::OpenApiRouter::new().nest(prefix.trim_end_matches('/'), routes)
 }
 
@@ -400,4 +405,185 @@ async fn delete_session(
     ))]
 async fn me(CurrentUser(who): CurrentUser) -> Json<User> {
     Json(who.user)
+}
+
+/// A forgot-password request.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ForgotPassword {
+    #[schema(format = "email", max_length = 254, example = "ada@example.com")]
+    email: String,
+}
+
+/// A reset link's token and the new password.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ResetPassword {
+    /// The `token` of the link in the message.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_-]+$")]
+    token: String,
+    #[schema(min_length = 8, max_length = 1024, example = "a new horse battery")]
+    password: String,
+}
+
+/// A password change.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct ChangePassword {
+    current_password: String,
+    #[schema(min_length = 8, max_length = 1024, example = "a new horse battery")]
+    new_password: String,
+}
+
+/// A verification link's token.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct VerifyEmail {
+    /// The `token` of the link in the message.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_-]+$")]
+    token: String,
+}
+
+/// The answer to a confirmed address.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct EmailVerified {
+    email_verified: bool,
+}
+
+/// An empty JSON object: accepted, nothing to tell.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Accepted {}
+
+fn accepted() -> Response {
+    (StatusCode::ACCEPTED, Json(Accepted {})).into_response()
+}
+
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotPassword,
+    responses(
+        (status = 202, description = "Queued when an account has the address; the same answer, in the same time, when none has", body = Accepted),
+        (status = 400, description = "Malformed body or address (`validation`)", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 429, description = "Too many requests from this client or for this address (`rate_limited`, `Retry-After`)", body = ApiError),
+        (status = 503, description = "Mail is off, or the database is unavailable (`unavailable`)", body = ApiError),
+    ))]
+async fn forgot_password(
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ForgotPassword>,
+) -> Result<Response, ApiError> {
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    auth.forgot_password(&body.email, who).await?;
+    Ok(accepted())
+}
+
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetPassword,
+    responses(
+        (status = 200, description = "Password set, address confirmed, every other session revoked; signed in with a new session (cookies set)", body = TokenResponse),
+        (status = 400, description = "`invalid_link` (unknown, used, expired, superseded or malformed token) or `validation` (the password)", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
+    ))]
+async fn reset_password(
+    State(auth): State<Auth>,
+    jar: Cookies,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<ResetPassword>,
+) -> Result<Response, ApiError> {
+    let password = Password::parse(&body.password)?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    let issued = auth.reset_password(&body.token, password, who).await?;
+    Ok(issued_response(
+        &auth,
+        &jar,
+        issued,
+        StatusCode::OK,
+        Transport::Cookie,
+    ))
+}
+
+#[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangePassword,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Password changed; every other session revoked; a new access token for this session (its refresh token is kept)", body = TokenResponse),
+        (status = 400, description = "Malformed body or new password (`validation`)", body = ApiError),
+        (status = 401, description = "`invalid_credentials` (the current password), or `missing_token`, `token_expired`, `invalid_token`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 429, description = "Too many attempts (`rate_limited`, `Retry-After`)", body = ApiError),
+        (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
+    ))]
+async fn change_password(
+    State(auth): State<Auth>,
+    jar: Cookies,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    CurrentUser(caller): CurrentUser,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<Response, ApiError> {
+    let new = Password::parse(&body.new_password).map_err(|e| e.with_field("new_password"))?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    let issued = auth
+        .change_password(&caller, &body.current_password, new, who)
+        .await?;
+    Ok(issued_response(
+        &auth,
+        &jar,
+        issued,
+        StatusCode::OK,
+        Transport::Cookie,
+    ))
+}
+
+#[utoipa::path(post, path = "/auth/email/verify", tag = "auth", request_body = VerifyEmail,
+    responses(
+        (status = 200, description = "The address is confirmed (again: the link works until it expires)", body = EmailVerified),
+        (status = 400, description = "`invalid_link` (unknown, expired or malformed token) or a malformed body (`validation`)", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+        (status = 415, description = "Not a JSON body", body = ApiError),
+        (status = 503, description = "Database unavailable", body = ApiError),
+    ))]
+async fn verify_email(
+    State(auth): State<Auth>,
+    ApiJson(body): ApiJson<VerifyEmail>,
+) -> Result<Json<EmailVerified>, ApiError> {
+    auth.verify_email(&body.token).await?;
+    Ok(Json(EmailVerified {
+        email_verified: true,
+    }))
+}
+
+#[utoipa::path(post, path = "/auth/email/resend", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 202, description = "A new verification link is on its way (nothing is sent when the address is confirmed)", body = Accepted),
+        (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
+        (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
+        (status = 429, description = "Too many requests (`rate_limited`, `Retry-After`)", body = ApiError),
+        (status = 503, description = "Mail is off, or the database is unavailable (`unavailable`)", body = ApiError),
+    ))]
+async fn resend_verification(
+    State(auth): State<Auth>,
+    headers: HeaderMap,
+    ClientIp(ip): ClientIp,
+    CurrentUser(caller): CurrentUser,
+) -> Result<Response, ApiError> {
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent(&headers),
+    };
+    auth.resend_verification(&caller, who).await?;
+    Ok(accepted())
 }

@@ -206,3 +206,77 @@ pub fn redirect_plain_form(to: &str) -> bool {
     }
     true
 }
+
+fn client() -> Result<(Auth, std::net::IpAddr, Option<String>), ApiError> {
+    let auth = auth()?;
+    let ip = attempter_ip(&auth)?;
+    Ok((auth, ip, header_value(header::USER_AGENT)))
+}
+
+/// Whether messages leave at all: without mail, pages say that reset by email is not
+/// available (and hide the address-confirmation notice).
+pub fn mail_enabled() -> Result<bool, ApiError> {
+    Ok(auth()?.mail_enabled())
+}
+
+/// Forgot-password: the same `Ok` for every well-formed address, whether or not an account has
+/// it; the message leaves from the outbox.
+pub async fn forgot_password(email: &str) -> Result<(), ApiError> {
+    let (auth, ip, user_agent) = client()?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent.as_deref(),
+    };
+    Ok(auth.forgot_password(email, who).await?)
+}
+
+/// Whether a reset link can still be used (the page offers a new one when not). Reading it
+/// never uses it.
+pub async fn reset_link_usable(token: &str) -> Result<bool, ApiError> {
+    Ok(auth()?.reset_link_usable(token).await?)
+}
+
+/// Uses a reset link: the new password is set, every other session of the account revoked, and
+/// this browser signed in with a new session (cookies set), through the sign-in path.
+pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiError> {
+    let (auth, ip, user_agent) = client()?;
+    let password = Password::parse(password)?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent.as_deref(),
+    };
+    let issued = auth.reset_password(token, password, who).await?;
+    auth.set_cookies(&jar()?, &issued);
+    Ok(issued.user)
+}
+
+/// Changes the caller's password (checked against the current one): every other session is
+/// revoked; this one continues (a new access cookie).
+pub async fn change_password(current: &str, new: &str) -> Result<User, ApiError> {
+    let caller = require_user()?;
+    let (auth, ip, user_agent) = client()?;
+    let new = Password::parse(new).map_err(|e| e.with_field("new_password"))?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent.as_deref(),
+    };
+    let issued = auth.change_password(&caller, current, new, who).await?;
+    auth.set_cookies(&jar()?, &issued);
+    Ok(issued.user)
+}
+
+/// Confirms the address a verification link belongs to (idempotent until it expires).
+pub async fn verify_email(token: &str) -> Result<User, ApiError> {
+    Ok(auth()?.verify_email(token).await?)
+}
+
+/// Sends the caller a new verification link.
+pub async fn resend_verification() -> Result<(), ApiError> {
+    let caller = require_user()?;
+    let (auth, ip, user_agent) = client()?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent.as_deref(),
+    };
+    Ok(auth.resend_verification(&caller, who).await?)
+}

@@ -61,6 +61,11 @@ impl Auth {
             issued.access_max_age,
             secure,
         ));
+        // A pair without a refresh token (a password change keeps the session's) leaves the
+        // refresh cookie as it is.
+        if issued.refresh_token.is_empty() {
+            return;
+        }
         jar.add(build(
             self.refresh_cookie(),
             issued.refresh_token.clone(),

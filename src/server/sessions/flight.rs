@@ -188,6 +188,7 @@ mod tests {
             user: User {
                 id: "u".into(),
                 email: "e".into(),
+                email_verified: false,
             },
             session_id: "s".into(),
             access_token: format!("a{n}"),

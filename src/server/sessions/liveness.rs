@@ -132,6 +132,7 @@ mod tests {
         User {
             id: id.into(),
             email: format!("{id}@example.com"),
+            email_verified: false,
         }
     }
 

@@ -379,6 +379,18 @@ impl Sessions {
         }
     }
 
+    /// Forgets what is believed of the user's sessions here (their user changed: an address
+    /// confirmed), so the next request reads it again.
+    pub fn forget_user(&self, user_id: &str) {
+        self.live.forget_user(user_id);
+    }
+
+    /// The user's sessions were revoked in the database (a password reset or change): forget
+    /// them here and tell the other instances, the path sign-out-everywhere takes.
+    pub async fn revoked_user(&self, user_id: &str) {
+        self.revoked(format!("u:{user_id}")).await;
+    }
+
     async fn revoke_family(&self, sid: &str, now: i64) -> Result<(), sqlx::Error> {
         self.store().revoke_session(sid, None, now).await?;
         self.revoked(format!("s:{sid}")).await;
@@ -458,6 +470,14 @@ impl Sessions {
 
     fn refresh_ttl_ms(&self) -> i64 {
         self.token_config().refresh_ttl.as_millis() as i64
+    }
+
+    /// A new access token for a session whose refresh token stays as it is: the pair's
+    /// `refresh_token` is empty, and only the access cookie is set from it.
+    pub(crate) fn access_only(&self, user: User, session_id: String) -> TokenPair {
+        let mut pair = self.pair(user, session_id, String::new());
+        pair.refresh_max_age = 0;
+        pair
     }
 
     pub(crate) fn pair(&self, user: User, session_id: String, refresh_token: String) -> TokenPair {

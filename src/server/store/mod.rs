@@ -12,6 +12,7 @@
 #[macro_use]
 mod portable;
 mod postgres;
+pub(crate) mod recovery;
 mod sqlite;
 
 use crate::types::User;
@@ -130,6 +131,21 @@ pub(crate) fn migrator() -> sqlx::migrate::Migrator {
     migrator
 }
 
+/// The user in a row with `id`, `email` and `email_verified_at` columns.
+pub(crate) fn user_of<R>(r: &R) -> Result<User, sqlx::Error>
+where
+    R: sqlx::Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(User {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        email_verified: r.try_get::<Option<i64>, _>("email_verified_at")?.is_some(),
+    })
+}
+
 /// Which backend a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Backend {
@@ -221,6 +237,9 @@ pub(crate) type OnAnnouncement = Box<dyn Fn(Option<&str>) -> bool + Send + Sync>
 #[async_trait::async_trait]
 pub(crate) trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
+
+    /// The storage of account recovery (links, passwords, the mail outbox).
+    fn recovery(&self) -> &dyn recovery::RecoveryStore;
 
     /// Applies the engine's migrations (`src/migrations`).
     async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError>;

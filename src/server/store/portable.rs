@@ -20,14 +20,13 @@ macro_rules! store_impl {
                 &self,
                 email: &str,
             ) -> Result<Option<(User, String)>, sqlx::Error> {
-                let row = sqlx::query("SELECT id, email, password_hash FROM users WHERE email = $1")
+                let row = sqlx::query(
+                    "SELECT id, email, email_verified_at, password_hash FROM users WHERE email = $1",
+                )
                     .bind(email)
                     .fetch_optional(&self.pool)
                     .await?;
-                row.map(|r| {
-                    let user = User { id: r.try_get("id")?, email: r.try_get("email")? };
-                    Ok((user, r.try_get("password_hash")?))
-                })
+                row.map(|r| Ok((user_of(&r)?, r.try_get("password_hash")?)))
                 .transpose()
             }
 
@@ -127,7 +126,7 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<Option<(User, i64)>, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT u.id, u.email, s.expires_at FROM sessions s \
+                    "SELECT u.id, u.email, u.email_verified_at, s.expires_at FROM sessions s \
                      JOIN users u ON u.id = s.user_id \
                      WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
                 )
@@ -135,10 +134,7 @@ macro_rules! store_impl {
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|r| {
-                    let user = User { id: r.try_get("id")?, email: r.try_get("email")? };
-                    Ok((user, r.try_get("expires_at")?))
-                })
+                row.map(|r| Ok((user_of(&r)?, r.try_get("expires_at")?)))
                 .transpose()
             }
 

@@ -3,8 +3,9 @@
 
 use super::{
     Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
-    StoredSession, Sweep, TokenState,
+    StoredSession, Sweep, TokenState, user_of,
 };
+use super::recovery::SqlRecovery;
 use crate::{server::metrics, types::User};
 use sqlx::{
     postgres::{PgListener, PgPool},
@@ -17,11 +18,15 @@ const CHANNEL: &str = "sessionflow_revocations";
 
 pub(crate) struct PgStore {
     pool: PgPool,
+    recovery: SqlRecovery<Postgres>,
 }
 
 impl PgStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            recovery: SqlRecovery::new(pool.clone(), None, true),
+            pool,
+        }
     }
 
     /// PostgreSQL takes concurrent writers itself: no turn to wait for.
@@ -35,6 +40,10 @@ insert_session_fn!(Postgres);
 store_impl!(PgStore, {
     fn backend(&self) -> Backend {
         Backend::Postgres
+    }
+
+    fn recovery(&self) -> &dyn super::recovery::RecoveryStore {
+        &self.recovery
     }
 
     async fn health(&self) -> Result<(), sqlx::Error> {
@@ -59,7 +68,8 @@ store_impl!(PgStore, {
              child AS ( \
                INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
                SELECT $4, id, $1, $3 FROM extended) \
-             SELECT e.id, e.user_id, u.email FROM extended e JOIN users u ON u.id = e.user_id",
+             SELECT e.id AS session_id, u.id, u.email, u.email_verified_at \
+             FROM extended e JOIN users u ON u.id = e.user_id",
         )
         .bind(r.now)
         .bind(r.hash)
@@ -69,11 +79,8 @@ store_impl!(PgStore, {
         .await?;
         row.map(|r| {
             Ok(Rotated {
-                session_id: r.try_get("id")?,
-                user: User {
-                    id: r.try_get("user_id")?,
-                    email: r.try_get("email")?,
-                },
+                session_id: r.try_get("session_id")?,
+                user: user_of(&r)?,
             })
         })
         .transpose()

@@ -6,8 +6,9 @@ mod writer;
 
 use super::{
     Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
-    StoredSession, Sweep, TokenState,
+    StoredSession, Sweep, TokenState, user_of,
 };
+use super::recovery::SqlRecovery;
 use crate::types::User;
 use sqlx::{
     sqlite::{
@@ -27,6 +28,7 @@ pub(crate) struct SqliteStore {
     /// `None` for an in-memory database, which no second connection can open (rotations then
     /// run on the pool, the same statements).
     rotations: OnceLock<Option<writer::Writer>>,
+    recovery: SqlRecovery<Sqlite>,
 }
 
 /// The engine's own pool on the app's database: WAL (readers never block the writer) and
@@ -42,9 +44,11 @@ pub(super) fn lazy_pool(options: SqliteConnectOptions, pool: SqlitePoolOptions) 
 
 impl SqliteStore {
     pub fn new(pool: SqlitePool) -> Self {
+        let writes = Arc::new(tokio::sync::Mutex::new(()));
         Self {
+            recovery: SqlRecovery::new(pool.clone(), Some(writes.clone()), false),
             pool,
-            writes: Arc::new(tokio::sync::Mutex::new(())),
+            writes,
             rotations: OnceLock::new(),
         }
     }
@@ -74,6 +78,10 @@ insert_session_fn!(Sqlite);
 store_impl!(SqliteStore, {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn recovery(&self) -> &dyn super::recovery::RecoveryStore {
+        &self.recovery
     }
 
     /// A reader always gets through (WAL), so this takes the write lock for an instant
@@ -118,6 +126,9 @@ store_impl!(SqliteStore, {
         let user = User {
             id: session.try_get("user_id")?,
             email: session.try_get("email")?,
+            email_verified: session
+                .try_get::<Option<i64>, _>("email_verified_at")?
+                .is_some(),
         };
         sqlx::query(writer::INSERT_CHILD)
             .bind(r.child_hash)

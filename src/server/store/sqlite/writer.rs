@@ -21,7 +21,9 @@ pub(super) const SPEND: &str = "UPDATE refresh_tokens SET spent_at = ?1 \
 /// Extends the session and answers whose it is. `?1` now, `?2` the new expiry, `?3` the session.
 pub(super) const EXTEND: &str = "UPDATE sessions SET last_used_at = ?1, expires_at = ?2 \
      WHERE id = ?3 \
-     RETURNING user_id, (SELECT email FROM users WHERE users.id = sessions.user_id) AS email";
+     RETURNING user_id, \
+       (SELECT email FROM users WHERE users.id = sessions.user_id) AS email, \
+       (SELECT email_verified_at FROM users WHERE users.id = sessions.user_id) AS email_verified_at";
 
 /// Stores the successor. `?1` its hash, `?2` the session, `?3` now, `?4` its expiry.
 pub(super) const INSERT_CHILD: &str =
@@ -147,6 +149,7 @@ fn rotate(tx: &rusqlite::Transaction<'_>, job: &Job) -> rusqlite::Result<Option<
                 Ok(User {
                     id: r.get(0)?,
                     email: r.get(1)?,
+                    email_verified: r.get::<_, Option<i64>>(2)?.is_some(),
                 })
             })?;
     tx.prepare_cached(INSERT_CHILD)?.execute((
