@@ -151,3 +151,107 @@ pub async fn logout_everywhere() -> Result<(), ApiError> {
     leptos_axum::redirect("/login");
     Ok(())
 }
+
+/// For a failed plain form post (JavaScript off): back to `page` with the error in the query
+/// string (`extra` keeps what the page needs, e.g. the link's token).
+#[cfg(feature = "ssr")]
+fn plain_form_failed(page: &str, extra: &[(&str, &str)], e: &ApiError) {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in extra {
+        query.append_pair(k, v);
+    }
+    query.append_pair("error", e.error.as_str());
+    query.append_pair("field", e.field.as_deref().unwrap_or(""));
+    context::redirect_plain_form(&format!("{page}?{}", query.finish()));
+}
+
+/// For a plain form post that worked: on to `to`.
+#[cfg(feature = "ssr")]
+fn plain_form_done<T>(result: Result<T, ApiError>, page: &str, extra: &[(&str, &str)], to: &str) -> Result<T, ApiError> {
+    match &result {
+        Ok(_) => {
+            context::redirect_plain_form(to);
+        }
+        Err(e) => plain_form_failed(page, extra, e),
+    }
+    result
+}
+
+/// Whether mail leaves this server (pages say when reset by email is not available).
+#[server(client = AuthClient)]
+pub async fn mail_enabled() -> Result<bool, ApiError> {
+    context::mail_enabled()
+}
+
+/// Asks for a reset link: the same answer for every address.
+#[server(client = AuthClient)]
+pub async fn forgot_password(email: String) -> Result<(), ApiError> {
+    plain_form_done(
+        context::forgot_password(&email).await,
+        "/forgot-password",
+        &[],
+        "/forgot-password?sent=1",
+    )
+}
+
+/// Whether a reset link can still be used; reading it never uses it.
+#[server(client = AuthClient)]
+pub async fn reset_link_usable(token: String) -> Result<bool, ApiError> {
+    context::reset_link_usable(&token).await
+}
+
+/// Uses a reset link: sets the password and signs this browser in with a new session. Like
+/// sign-in, it never goes through the hook (a 401 here is not an expired session).
+#[server(client = DirectClient)]
+pub async fn reset_password(token: String, password: String) -> Result<User, ApiError> {
+    // Signed in: on to the notes, as after a sign-in (hydrated or not).
+    let result = context::reset_password(&token, &password).await;
+    match &result {
+        Ok(_) => leptos_axum::redirect("/notes"),
+        Err(e) => plain_form_failed("/reset-password", &[("token", &token)], e),
+    }
+    result
+}
+
+/// Changes the password (the current one is checked); every other device is signed out.
+#[server(client = AuthClient)]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<User, ApiError> {
+    plain_form_done(
+        context::change_password(&current_password, &new_password).await,
+        "/account",
+        &[],
+        "/account?changed=1",
+    )
+}
+
+/// Confirms the address a verification link belongs to (the `/verify-email` page does this
+/// when opened: confirming twice harms nothing).
+#[server(client = AuthClient)]
+pub async fn verify_email(token: String) -> Result<User, ApiError> {
+    context::verify_email(&token).await
+}
+
+/// Sends the signed-in user a new verification link.
+#[server(client = AuthClient)]
+pub async fn resend_verification() -> Result<(), ApiError> {
+    let result = context::resend_verification().await;
+    let back = context::header_value(http::header::REFERER)
+        .and_then(|r| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned())))
+        .map(|p| sessionflow::types::safe_next(Some(p.split('?').next().unwrap_or("/"))))
+        .unwrap_or_else(|| "/".into());
+    plain_form_done(result, &back, &[], &format!("{back}?resent=1"))
+}
+
+/// A new verification link for someone refused sign-in because the address is unconfirmed.
+#[server(client = DirectClient)]
+pub async fn resend_unverified(email: String, password: String) -> Result<(), ApiError> {
+    plain_form_done(
+        context::resend_unverified(&email, &password).await,
+        "/login",
+        &[],
+        "/login?resent=1",
+    )
+}

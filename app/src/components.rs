@@ -1,8 +1,8 @@
 //! Pieces shared by the pages: the header and the error notice.
 
-use crate::api::{current_user, Logout};
+use crate::api::{current_user, mail_enabled, Logout, ResendVerification};
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::{components::A, hooks::use_query_map};
 use sessionflow::{
     session::{use_session, SessionStatus},
     ApiError, ErrorCode,
@@ -44,10 +44,12 @@ pub fn Header() -> impl IntoView {
                         Ok(Some(u)) => view! {
                             <A href="/notes">"Notes"</A>
                             <A href="/sessions">"Devices"</A>
-                            <span class="who" data-testid="signed-in-as">{u.email}</span>
+                            <A href="/account">"Account"</A>
+                            <span class="who" data-testid="signed-in-as">{u.email.clone()}</span>
                             <ActionForm action=logout attr:class="inline">
                                 <button type="submit" class="link" data-testid="sign-out">"Sign out"</button>
                             </ActionForm>
+                            <VerifyNotice signed_in=u/>
                         }
                         .into_any(),
                         _ => view! {
@@ -62,6 +64,56 @@ pub fn Header() -> impl IntoView {
     }
 }
 
+/// "Confirm your address", with a resend button, until the address is confirmed (here or in
+/// any other tab: it follows the session state, which tabs share). Only where mail leaves.
+#[component]
+fn VerifyNotice(signed_in: sessionflow::User) -> impl IntoView {
+    let session = use_session();
+    let mail = Resource::new(|| (), |_| mail_enabled());
+    let resend = ServerAction::<ResendVerification>::new();
+    let query = use_query_map();
+    let fallback = signed_in.clone();
+    // Before the session state knows the user (on the server, and until hydration has run the
+    // header's effect), the server's answer decides.
+    let unverified = move || {
+        session
+            .user
+            .get()
+            .filter(|u| u.id == fallback.id)
+            .map_or(!fallback.email_verified, |u| !u.email_verified)
+    };
+    let sent = move || {
+        matches!(resend.value().get(), Some(Ok(()))) || query.with(|q| q.get("resent").is_some())
+    };
+    let email = signed_in.email;
+    view! {
+        <Suspense>
+            {move || {
+                let text = format!("Confirm your address: we sent a link to {email}.");
+                let unverified = unverified.clone();
+                Suspend::new(async move {
+                    let on = matches!(mail.await, Ok(true));
+                    view! {
+                        <Show when=move || on && unverified()>
+                            <div class="notice verify" role="status" data-testid="verify-notice">
+                                <span>{text.clone()}</span>
+                                {move || match resend.value().get() {
+                                    Some(Err(e)) => Some(view! { <span class="field-error" data-testid="resend-error">{e.message}</span> }.into_any()),
+                                    _ if sent() => Some(view! { <span class="muted" data-testid="resent">"Sent: check your inbox."</span> }.into_any()),
+                                    _ => None,
+                                }}
+                                <ActionForm action=resend attr:class="inline">
+                                    <button type="submit" class="link" data-testid="resend">"Send it again"</button>
+                                </ActionForm>
+                            </div>
+                        </Show>
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
 /// A human sentence for an error code (for errors that arrive as a code in the query string).
 pub fn describe(code: ErrorCode) -> &'static str {
     match code {
@@ -70,6 +122,12 @@ pub fn describe(code: ErrorCode) -> &'static str {
         ErrorCode::Validation => "Check the highlighted field.",
         ErrorCode::RateLimited => "Too many attempts; wait a minute and try again.",
         ErrorCode::Unavailable => "The service is temporarily unavailable; try again.",
+        ErrorCode::InvalidLink => {
+            "This link is no longer valid (used, expired, or replaced by a newer one)."
+        }
+        ErrorCode::EmailUnverified => {
+            "Confirm your address first: open the link we sent you, or ask for a new one."
+        }
         _ => "Something went wrong; try again.",
     }
 }

@@ -32,14 +32,17 @@ use leptos_router::{
     path, SsrMode,
 };
 pub use pages::NoteList;
-use pages::{HomePage, LoginPage, NotFound, NotesPage, RegisterPage, SessionsPage};
+use pages::{
+    AccountPage, ForgotPasswordPage, HomePage, LoginPage, NotFound, NotesPage, RegisterPage,
+    ResetPasswordPage, SessionsPage, VerifyEmailPage,
+};
 
 /// Which pages need a session (303 to `/login?next=…` without one) and which are for signed-out
 /// visitors only.
 #[cfg(feature = "ssr")]
 pub fn page_policy() -> sessionflow::server::PagePolicy {
     sessionflow::server::PagePolicy::new()
-        .protect(["/notes", "/sessions"])
+        .protect(["/notes", "/sessions", "/account"])
         .guest_only(["/login", "/register"])
         .home("/notes")
 }
@@ -83,6 +86,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/notes") view=NotesPage ssr=SsrMode::InOrder/>
                     <Route path=path!("/sessions") view=SessionsPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/forgot-password") view=ForgotPasswordPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/reset-password") view=ResetPasswordPage ssr=SsrMode::InOrder/>
+                    <Route path=path!("/verify-email") view=VerifyEmailPage ssr=SsrMode::InOrder/>
                 </Routes>
             </main>
         </Router>

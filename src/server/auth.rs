@@ -353,6 +353,20 @@ impl Auth {
         self.0.accounts.resend_verification(caller, who).await
     }
 
+    /// A new verification link for an account whose owner cannot sign in until the address is
+    /// confirmed: the password proves it is theirs (checked and limited like a sign-in).
+    pub async fn resend_unverified(
+        &self,
+        email: &str,
+        password: &str,
+        who: ClientInfo<'_>,
+    ) -> Result<(), Error> {
+        self.0
+            .accounts
+            .resend_unverified(email, password, who)
+            .await
+    }
+
     /// Delivers what is due in the outbox now (the worker does this by itself; tests and tools
     /// may call it to not wait for the next poll). How many messages it handled.
     pub async fn deliver_mail(&self) -> Result<usize, sqlx::Error> {

@@ -55,8 +55,18 @@ pub(crate) fn mailer(transport: &MailTransport) -> Result<Option<Arc<dyn Mailer>
     })
 }
 
+/// Both bodies quoted-printable (lines of any length, links kept readable in the source).
 fn message(from: &str, mail: &Mail) -> Result<lettre::Message, MailError> {
-    use lettre::message::{Mailbox, MultiPart};
+    use lettre::message::{
+        header::{ContentTransferEncoding, ContentType},
+        Mailbox, MultiPart, SinglePart,
+    };
+    let part = |kind: ContentType, body: &str| {
+        SinglePart::builder()
+            .header(kind)
+            .header(ContentTransferEncoding::QuotedPrintable)
+            .body(body.to_owned())
+    };
     let bad = |what: &str, e: &dyn std::fmt::Display| MailError(format!("{what}: {e}"));
     let from: Mailbox = from.parse().map_err(|e| bad("sender", &e))?;
     let to: Mailbox = mail.to.parse().map_err(|e| bad("recipient", &e))?;
@@ -64,10 +74,11 @@ fn message(from: &str, mail: &Mail) -> Result<lettre::Message, MailError> {
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
-        .multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            mail.html.clone(),
-        ))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, &mail.text))
+                .singlepart(part(ContentType::TEXT_HTML, &mail.html)),
+        )
         .map_err(|e| bad("message", &e))
 }
 

@@ -79,6 +79,15 @@ pub fn LoginPage() -> impl IntoView {
     let action = ServerAction::<Login>::new();
     let value = Signal::derive(move || action.value().get());
     let pending = Signal::derive(move || action.pending().get());
+    let query = use_query_map();
+    // The address must be confirmed first (`REQUIRE_VERIFIED_EMAIL`): offer a new link.
+    let unverified = move || match action.value().get() {
+        Some(Err(e)) => e.error == ErrorCode::EmailUnverified,
+        Some(Ok(_)) => false,
+        None => query.with(|q| {
+            q.get("error").as_deref() == Some("email_unverified") || q.get("resent").is_some()
+        }),
+    };
     view! {
         <section class="card narrow">
             <h1>"Sign in"</h1>
@@ -86,6 +95,12 @@ pub fn LoginPage() -> impl IntoView {
                 <CredentialsFields submit="Sign in" pending_label="Signing in…"
                     autocomplete="current-password" value pending/>
             </ActionForm>
+            <Show when=unverified>
+                <super::recovery::ResendUnverifiedForm/>
+            </Show>
+            <p class="muted">
+                <A href="/forgot-password" attr:data-testid="forgot-link">"Forgot your password?"</A>
+            </p>
             <p class="muted">"New here? " <A href="/register">"Create an account"</A></p>
         </section>
     }

@@ -9,6 +9,7 @@ mod api;
 mod hardening;
 mod keys;
 mod openapi;
+mod recovery;
 mod operations;
 mod ssr;
 mod startup;

@@ -124,6 +124,46 @@ impl Accounts {
         }
     }
 
+    /// Sends a new verification link to someone who cannot sign in yet because their address is
+    /// unconfirmed (`REQUIRE_VERIFIED_EMAIL`): they prove the account is theirs with its
+    /// password, checked like a sign-in (and limited like one). `invalid_credentials` otherwise.
+    pub async fn resend_unverified(
+        &self,
+        email: &str,
+        password: &str,
+        who: ClientInfo<'_>,
+    ) -> Result<(), Error> {
+        if !self.outbox.enabled() {
+            return Err(mail_off().into());
+        }
+        let invalid = || {
+            ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "The email or password is incorrect.",
+            )
+        };
+        let email = Email::parse(email).map_err(|_| invalid())?;
+        self.limit(Attempt::SignIn, who, &email).await?;
+        let account = self.store().find_account(email.as_str()).await?;
+        let hash = account.as_ref().map(|(_, h)| h.clone());
+        let password = password.to_owned();
+        let ok = self
+            .hashing(move || {
+                verify_password(&password, hash.as_deref().unwrap_or(&super::DUMMY_HASH))
+            })
+            .await?;
+        match account {
+            Some((user, _)) if ok => {
+                if !user.email_verified {
+                    self.limit(Attempt::Recovery, who, &email).await?;
+                    self.queue_verification(&user).await?;
+                }
+                Ok(())
+            }
+            _ => Err(invalid().into()),
+        }
+    }
+
     /// Confirms the address a verification link belongs to (idempotent until it expires).
     pub async fn verify_email(&self, sessions: &Sessions, token: &str) -> Result<User, Error> {
         let hash = tokens::token_hash(link_token(token)?);

@@ -280,3 +280,14 @@ pub async fn resend_verification() -> Result<(), ApiError> {
     };
     Ok(auth.resend_verification(&caller, who).await?)
 }
+
+/// A new verification link for someone whose sign-in was refused with `email_unverified`: the
+/// password proves the account is theirs.
+pub async fn resend_unverified(email: &str, password: &str) -> Result<(), ApiError> {
+    let (auth, ip, user_agent) = client()?;
+    let who = ClientInfo {
+        ip,
+        user_agent: user_agent.as_deref(),
+    };
+    Ok(auth.resend_unverified(email, password, who).await?)
+}

@@ -28,6 +28,9 @@ pub(crate) struct SecurityHeaders {
     pub api_prefix: String,
     /// The `<meta>` tag with the browser layer's settings ([`page_meta`]).
     pub page_meta: Bytes,
+    /// Pages whose address holds a link's token (reset, verification): `Referrer-Policy:
+    /// no-referrer`, so the token never leaves in a `Referer`.
+    pub no_referrer: Vec<String>,
 }
 
 /// `<meta name="sessionflow" content="{…}">`: the paths the browser layer must agree on with the
@@ -99,6 +102,7 @@ pub(crate) async fn security_headers(
     next: Next,
 ) -> Response {
     let page = !crate::server::config::is_api_path(&policy.api_prefix, req.uri().path());
+    let holds_token = policy.no_referrer.iter().any(|p| p == req.uri().path());
     let nonce = page.then(|| {
         let mut bytes = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut bytes);
@@ -113,9 +117,16 @@ pub(crate) async fn security_headers(
     headers
         .entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
-    headers
-        .entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("same-origin"));
+    if holds_token {
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    } else {
+        headers
+            .entry(header::REFERRER_POLICY)
+            .or_insert(HeaderValue::from_static("same-origin"));
+    }
     let html = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -110,6 +110,10 @@ impl Auth {
                 &self.config().refresh_path(),
                 self.config().login_path(),
             ),
+            no_referrer: vec![
+                self.config().recovery.reset_page.clone(),
+                self.config().recovery.verify_page.clone(),
+            ],
         });
         // The app's routes get the session layer. An app with no routes of its own (only the
         // engine's API) is fine too: axum refuses a route layer on a router without routes.
