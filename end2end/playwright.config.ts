@@ -14,6 +14,8 @@ const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(root, 'target');
 // The notes server's Prometheus listener: global-teardown.ts saves what it counted over the suite
 // to target/e2e-metrics.txt.
 process.env.E2E_METRICS_PORT ??= '3109';
+// The SMTP receiver recovery.spec.ts starts (smtp-tester); the notes server sends there.
+process.env.E2E_SMTP_PORT ??= '3125';
 
 export default defineConfig({
   testDir: './tests',
@@ -47,6 +49,7 @@ export default defineConfig({
       // Every test signs up from 127.0.0.1; the limits themselves are tested in server/tests.
       AUTH_RATE_LIMIT_PER_ADDRESS: '1000/1m',
       METRICS_ADDR: `127.0.0.1:${process.env.E2E_METRICS_PORT}`,
+      SMTP_URL: `smtp://127.0.0.1:${process.env.E2E_SMTP_PORT}`,
     }),
     server('minimal', examplePort, '/', 'site-minimal', 'minimal.db', {}),
   ],

@@ -167,7 +167,12 @@ fn plain_form_failed(page: &str, extra: &[(&str, &str)], e: &ApiError) {
 
 /// For a plain form post that worked: on to `to`.
 #[cfg(feature = "ssr")]
-fn plain_form_done<T>(result: Result<T, ApiError>, page: &str, extra: &[(&str, &str)], to: &str) -> Result<T, ApiError> {
+fn plain_form_done<T>(
+    result: Result<T, ApiError>,
+    page: &str,
+    extra: &[(&str, &str)],
+    to: &str,
+) -> Result<T, ApiError> {
     match &result {
         Ok(_) => {
             context::redirect_plain_form(to);
@@ -239,7 +244,10 @@ pub async fn verify_email(token: String) -> Result<User, ApiError> {
 pub async fn resend_verification() -> Result<(), ApiError> {
     let result = context::resend_verification().await;
     let back = context::header_value(http::header::REFERER)
-        .and_then(|r| r.split_once("://").and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned())))
+        .and_then(|r| {
+            r.split_once("://")
+                .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
+        })
         .map(|p| sessionflow::types::safe_next(Some(p.split('?').next().unwrap_or("/"))))
         .unwrap_or_else(|| "/".into());
     plain_form_done(result, &back, &[], &format!("{back}?resent=1"))

@@ -106,7 +106,7 @@ impl Config {
         };
         // The engine reads and checks its own variables; a secret given here is checked by the
         // same rules now (a generated one is long enough by construction).
-        let auth = AuthConfigBuilder::from_lookup(&get, site_addr)?;
+        let auth = AuthConfigBuilder::from_lookup(&get, site_addr)?.app_name("sessionflow notes");
         if let SecretSource::Env(s) = &secret {
             auth.clone().with_secret(s.expose_secret()).build()?;
         }

@@ -338,10 +338,7 @@ impl Auth {
 
     /// Confirms the address a verification link belongs to (idempotent until the link expires).
     pub async fn verify_email(&self, token: &str) -> Result<User, Error> {
-        self.0
-            .accounts
-            .verify_email(&self.0.sessions, token)
-            .await
+        self.0.accounts.verify_email(&self.0.sessions, token).await
     }
 
     /// Sends the caller a new verification link (nothing when the address is confirmed).

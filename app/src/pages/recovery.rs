@@ -15,7 +15,10 @@ use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 use sessionflow::{session::use_session, ApiError, ErrorCode};
 
 /// A form's failure: from its action (hydrated) or from the query string (plain post).
-fn failure<T>(value: Option<Result<T, ApiError>>, query: &ParamsMap) -> Option<(ErrorCode, String)> {
+fn failure<T>(
+    value: Option<Result<T, ApiError>>,
+    query: &ParamsMap,
+) -> Option<(ErrorCode, String)> {
     match value {
         Some(Err(e)) => Some((e.error, e.message)),
         Some(Ok(_)) => None,
@@ -55,8 +58,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let mail = Resource::new(|| (), |_| mail_enabled());
     let sent = move || {
-        matches!(action.value().get(), Some(Ok(())))
-            || query.with(|q| q.get("sent").is_some())
+        matches!(action.value().get(), Some(Ok(()))) || query.with(|q| q.get("sent").is_some())
     };
     let error = move || query.with(|q| failure(action.value().get(), q));
     let pending = action.pending();

@@ -9,7 +9,7 @@ mod api;
 mod hardening;
 mod keys;
 mod openapi;
-mod recovery;
 mod operations;
+mod recovery;
 mod ssr;
 mod startup;

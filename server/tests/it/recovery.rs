@@ -119,7 +119,10 @@ impl Smtp {
             if let Some(m) = found.get(n - 1) {
                 return m.clone();
             }
-            assert!(Instant::now() < deadline, "no message {n} to {to} within 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "no message {n} to {to} within 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -139,7 +142,11 @@ fn link_token(message: &Received, page: &str) -> String {
         .collect()
 }
 
-fn with_smtp(url: String) -> impl FnOnce(sessionflow::server::config::AuthConfigBuilder) -> sessionflow::server::config::AuthConfigBuilder {
+fn with_smtp(
+    url: String,
+) -> impl FnOnce(
+    sessionflow::server::config::AuthConfigBuilder,
+) -> sessionflow::server::config::AuthConfigBuilder {
     move |b| {
         b.mail(MailTransport::Smtp(url.into()))
             .mail_poll(Duration::from_millis(100))
@@ -147,7 +154,12 @@ fn with_smtp(url: String) -> impl FnOnce(sessionflow::server::config::AuthConfig
     }
 }
 
-async fn post(client: &reqwest::Client, app: &TestApp, path: &str, body: Value) -> reqwest::Response {
+async fn post(
+    client: &reqwest::Client,
+    app: &TestApp,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
     client
         .post(app.url(path))
         .json(&body)
@@ -157,7 +169,13 @@ async fn post(client: &reqwest::Client, app: &TestApp, path: &str, body: Value) 
 }
 
 async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
-    post(&app.bare(), app, "/api/auth/password/forgot", json!({"email": email})).await
+    post(
+        &app.bare(),
+        app,
+        "/api/auth/password/forgot",
+        json!({"email": email}),
+    )
+    .await
 }
 
 /// Waits up to `within` for `GET /api/me` with `access` on `app` to be refused.
@@ -190,7 +208,11 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
         let res = forgot(&app, email).await;
         assert_eq!(res.status(), 202, "{b:?}");
         let message = smtp.message(email, 2).await;
-        assert!(message.text.contains("Reset your"), "{b:?}: {}", message.text);
+        assert!(
+            message.text.contains("Reset your"),
+            "{b:?}: {}",
+            message.text
+        );
         let token = link_token(&message, "/reset-password");
         assert!(token.len() >= 22, "at least 128 bits: {token}");
         let stored: i64 = app
@@ -231,8 +253,14 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
         assert_eq!(res.status(), 200, "{b:?}");
         assert_eq!(res.headers()["cache-control"], "no-store");
         let cookies: Vec<String> = set_cookies(&res).into_iter().map(|(n, _)| n).collect();
-        assert!(cookies.contains(&"access_token".to_string()), "{b:?}: {cookies:?}");
-        assert!(cookies.contains(&"refresh_token".to_string()), "{b:?}: {cookies:?}");
+        assert!(
+            cookies.contains(&"access_token".to_string()),
+            "{b:?}: {cookies:?}"
+        );
+        assert!(
+            cookies.contains(&"refresh_token".to_string()),
+            "{b:?}: {cookies:?}"
+        );
         let me: Value = device
             .get(app.url("/api/me"))
             .send()
@@ -242,7 +270,10 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
             .await
             .unwrap();
         assert_eq!(me["email"], email, "{b:?}: signed in by the reset");
-        assert_eq!(me["email_verified"], true, "{b:?}: a reset confirms the address");
+        assert_eq!(
+            me["email_verified"], true,
+            "{b:?}: a reset confirms the address"
+        );
 
         // Once only.
         let again = post(
@@ -260,7 +291,11 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
 
         // Every earlier session is over, on this instance and the other.
         let refreshed = app.post_refresh(&thief_refresh).await;
-        assert_eq!(refreshed.status(), 401, "{b:?}: the thief's refresh is refused");
+        assert_eq!(
+            refreshed.status(),
+            401,
+            "{b:?}: the thief's refresh is refused"
+        );
         assert!(
             refused_within(&app, &thief_access, Duration::from_secs(1)).await,
             "{b:?}: the thief's access token is refused within 1 s"
@@ -321,7 +356,11 @@ async fn bad_expired_and_superseded_links_get_invalid_link() {
             }
         };
         let invalid = (reqwest::StatusCode::BAD_REQUEST, "invalid_link".to_string());
-        assert_eq!(reset(first).await, invalid, "{b:?}: superseded by a newer link");
+        assert_eq!(
+            reset(first).await,
+            invalid,
+            "{b:?}: superseded by a newer link"
+        );
         for token in [
             "unknown-token-0000000000000000000000000000".to_string(),
             "x".repeat(500),
@@ -383,7 +422,9 @@ async fn forgot_password_answers_known_and_unknown_addresses_byte_for_byte_alike
         // And neither the token nor the address of an account leaks into the outbox after
         // sending: the bodies are erased.
         let kept = app
-            .count("SELECT COUNT(*) FROM sessionflow_outbox WHERE text_body <> '' OR html_body <> ''")
+            .count(
+                "SELECT COUNT(*) FROM sessionflow_outbox WHERE text_body <> '' OR html_body <> ''",
+            )
             .await;
         assert_eq!(kept, 0, "{b:?}");
     }
@@ -430,7 +471,9 @@ async fn mail_survives_an_smtp_outage_and_a_server_restart() {
         // Attempts fail while SMTP is down, and are counted.
         let deadline = Instant::now() + Duration::from_secs(10);
         while app
-            .count("SELECT COUNT(*) FROM sessionflow_outbox WHERE attempts >= 2 AND done_at IS NULL")
+            .count(
+                "SELECT COUNT(*) FROM sessionflow_outbox WHERE attempts >= 2 AND done_at IS NULL",
+            )
             .await
             < 2
         {
@@ -477,7 +520,13 @@ async fn a_verification_link_confirms_the_address_and_keeps_working() {
         assert_eq!(me["email_verified"], false, "{b:?}");
         let token = link_token(&smtp.message(email, 1).await, "/verify-email");
         for _ in 0..2 {
-            let res = post(&app.bare(), &app, "/api/auth/email/verify", json!({"token": token})).await;
+            let res = post(
+                &app.bare(),
+                &app,
+                "/api/auth/email/verify",
+                json!({"token": token}),
+            )
+            .await;
             assert_eq!(res.status(), 200, "{b:?}");
             let body: Value = res.json().await.unwrap();
             assert_eq!(body, json!({"email_verified": true}), "{b:?}");
@@ -513,7 +562,10 @@ async fn a_verification_link_confirms_the_address_and_keeps_working() {
 async fn required_verification_refuses_sign_in_until_the_address_is_confirmed() {
     for b in backends() {
         let smtp = Smtp::start();
-        let app = TestApp::with(&b, |c| with_smtp(smtp.url())(c).require_verified_email(true)).await;
+        let app = TestApp::with(&b, |c| {
+            with_smtp(smtp.url())(c).require_verified_email(true)
+        })
+        .await;
         let email = "kay@example.com";
         app.post_register(&app.bare(), email).await;
         let login = |password: &'static str| {
@@ -538,11 +590,20 @@ async fn required_verification_refuses_sign_in_until_the_address_is_confirmed() 
         );
         assert_eq!(
             login("a wrong password").await,
-            (reqwest::StatusCode::UNAUTHORIZED, "invalid_credentials".into()),
+            (
+                reqwest::StatusCode::UNAUTHORIZED,
+                "invalid_credentials".into()
+            ),
             "{b:?}: only the password's owner learns the address is unconfirmed"
         );
         let token = link_token(&smtp.message(email, 1).await, "/verify-email");
-        post(&app.bare(), &app, "/api/auth/email/verify", json!({"token": token})).await;
+        post(
+            &app.bare(),
+            &app,
+            "/api/auth/email/verify",
+            json!({"token": token}),
+        )
+        .await;
         let ok = post(
             &app.bare(),
             &app,
@@ -576,7 +637,10 @@ async fn changing_the_password_keeps_this_session_and_ends_every_other() {
         };
         assert_eq!(
             error_code(change("not the password").await).await,
-            (reqwest::StatusCode::UNAUTHORIZED, "invalid_credentials".into()),
+            (
+                reqwest::StatusCode::UNAUTHORIZED,
+                "invalid_credentials".into()
+            ),
             "{b:?}"
         );
         let res = change(PASSWORD).await;
@@ -584,10 +648,21 @@ async fn changing_the_password_keeps_this_session_and_ends_every_other() {
         let body: Value = res.json().await.unwrap();
         let new_access = body["access_token"].as_str().unwrap().to_owned();
         assert_eq!(app.get_me(&new_access).await.status(), 200, "{b:?}");
-        assert_eq!(app.get_me(&access).await.status(), 200, "{b:?}: this session continues");
+        assert_eq!(
+            app.get_me(&access).await.status(),
+            200,
+            "{b:?}: this session continues"
+        );
         assert_eq!(app.post_refresh(&refresh).await.status(), 200, "{b:?}");
-        assert_eq!(app.post_refresh(&other_refresh).await.status(), 401, "{b:?}");
-        assert!(refused_within(&app, &other_access, Duration::from_secs(1)).await, "{b:?}");
+        assert_eq!(
+            app.post_refresh(&other_refresh).await.status(),
+            401,
+            "{b:?}"
+        );
+        assert!(
+            refused_within(&app, &other_access, Duration::from_secs(1)).await,
+            "{b:?}"
+        );
         assert!(
             refused_within(&other_instance, &other_access, Duration::from_secs(1)).await,
             "{b:?}: on the other instance too"
@@ -613,7 +688,10 @@ async fn without_mail_the_recovery_requests_say_so() {
         let res = forgot(&app, "ada@example.com").await;
         assert_eq!(
             error_code(res).await,
-            (reqwest::StatusCode::SERVICE_UNAVAILABLE, "unavailable".into()),
+            (
+                reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable".into()
+            ),
             "{b:?}"
         );
     }

@@ -241,7 +241,9 @@ impl Accounts {
         self.limit(Attempt::SignIn, who, &email).await?;
         let recovery = self.store().recovery();
         let Some((user, hash)) = recovery.account(&caller.user.id).await? else {
-            return Err(ApiError::new(ErrorCode::InvalidToken, "The account no longer exists.").into());
+            return Err(
+                ApiError::new(ErrorCode::InvalidToken, "The account no longer exists.").into(),
+            );
         };
         let current = current.to_owned();
         let (ok, new_hash) = self

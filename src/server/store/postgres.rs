@@ -1,11 +1,11 @@
 //! The store on PostgreSQL: a native `PgPool`; a rotation is one statement (one round trip);
 //! revocations are announced to the other instances with `NOTIFY`.
 
-use super::{
-    Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
-    StoredSession, Sweep, TokenState, user_of,
-};
 use super::recovery::SqlRecovery;
+use super::{
+    user_of, Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated,
+    Rotation, StoredSession, Sweep, TokenState,
+};
 use crate::{server::metrics, types::User};
 use sqlx::{
     postgres::{PgListener, PgPool},

@@ -4,11 +4,11 @@
 
 mod writer;
 
-use super::{
-    Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
-    StoredSession, Sweep, TokenState, user_of,
-};
 use super::recovery::SqlRecovery;
+use super::{
+    user_of, Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated,
+    Rotation, StoredSession, Sweep, TokenState,
+};
 use crate::types::User;
 use sqlx::{
     sqlite::{
