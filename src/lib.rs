@@ -88,6 +88,10 @@
 #![warn(missing_docs)]
 
 pub mod error;
+// `#[server]` makes a struct per function whose fields are its arguments; the functions carry
+// the documentation.
+#[allow(missing_docs)]
+pub mod recovery;
 /// The browser layer's decisions as plain Rust, unit-tested natively in place. Private: what a
 /// hook sees of them (`FailureInfo`, `Cause`, `Recovery`) is re-exported by `browser`.
 #[cfg(any(feature = "hydrate", test))]

@@ -1,9 +1,10 @@
 //! Pieces shared by the pages: the header and the error notice.
 
-use crate::api::{current_user, mail_enabled, Logout, ResendVerification};
+use crate::api::{current_user, Logout};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 use sessionflow::{
+    recovery::{mail_enabled, ResendVerification},
     session::{use_session, SessionStatus},
     ApiError, ErrorCode,
 };
@@ -19,6 +20,11 @@ pub fn Header() -> impl IntoView {
             session.user.set(u);
         }
     });
+    // Created here, with the page's other resources, not inside the suspended branch that
+    // shows the notice: resources made while a branch resolves get ids in another order on the
+    // server and in the browser, and hydration fails.
+    let mail = Resource::new(|| (), |_| mail_enabled());
+    let resend = ServerAction::<ResendVerification>::new();
     let logout = ServerAction::<Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {
@@ -40,7 +46,10 @@ pub fn Header() -> impl IntoView {
             })}
             <nav>
                 <Transition fallback=|| view! { <span class="muted">"…"</span> }>
-                    {move || Suspend::new(async move { match user.await {
+                    {move || Suspend::new(async move {
+                        // Both load at once (each started when created); one boundary for both.
+                        let (user, mail_on) = (user.await, matches!(mail.await, Ok(true)));
+                        match user {
                         Ok(Some(u)) => view! {
                             <A href="/notes">"Notes"</A>
                             <A href="/sessions">"Devices"</A>
@@ -49,7 +58,7 @@ pub fn Header() -> impl IntoView {
                             <ActionForm action=logout attr:class="inline">
                                 <button type="submit" class="link" data-testid="sign-out">"Sign out"</button>
                             </ActionForm>
-                            <VerifyNotice signed_in=u/>
+                            <VerifyNotice signed_in=u mail_on resend/>
                         }
                         .into_any(),
                         _ => view! {
@@ -67,10 +76,12 @@ pub fn Header() -> impl IntoView {
 /// "Confirm your address", with a resend button, until the address is confirmed (here or in
 /// any other tab: it follows the session state, which tabs share). Only where mail leaves.
 #[component]
-fn VerifyNotice(signed_in: sessionflow::User) -> impl IntoView {
+fn VerifyNotice(
+    signed_in: sessionflow::User,
+    mail_on: bool,
+    resend: ServerAction<ResendVerification>,
+) -> impl IntoView {
     let session = use_session();
-    let mail = Resource::new(|| (), |_| mail_enabled());
-    let resend = ServerAction::<ResendVerification>::new();
     let query = use_query_map();
     let fallback = signed_in.clone();
     // Before the session state knows the user (on the server, and until hydration has run the
@@ -85,32 +96,24 @@ fn VerifyNotice(signed_in: sessionflow::User) -> impl IntoView {
     let sent = move || {
         matches!(resend.value().get(), Some(Ok(()))) || query.with(|q| q.get("resent").is_some())
     };
-    let email = signed_in.email;
+    let text = format!(
+        "Confirm your address: we sent a link to {}.",
+        signed_in.email
+    );
     view! {
-        <Suspense>
-            {move || {
-                let text = format!("Confirm your address: we sent a link to {email}.");
-                let unverified = unverified.clone();
-                Suspend::new(async move {
-                    let on = matches!(mail.await, Ok(true));
-                    view! {
-                        <Show when=move || on && unverified()>
-                            <div class="notice verify" role="status" data-testid="verify-notice">
-                                <span>{text.clone()}</span>
-                                {move || match resend.value().get() {
-                                    Some(Err(e)) => Some(view! { <span class="field-error" data-testid="resend-error">{e.message}</span> }.into_any()),
-                                    _ if sent() => Some(view! { <span class="muted" data-testid="resent">"Sent: check your inbox."</span> }.into_any()),
-                                    _ => None,
-                                }}
-                                <ActionForm action=resend attr:class="inline">
-                                    <button type="submit" class="link" data-testid="resend">"Send it again"</button>
-                                </ActionForm>
-                            </div>
-                        </Show>
-                    }
-                })
-            }}
-        </Suspense>
+        <Show when=move || mail_on && unverified()>
+            <div class="notice verify" role="status" data-testid="verify-notice">
+                <span>{text.clone()}</span>
+                {move || match resend.value().get() {
+                    Some(Err(e)) => Some(view! { <span class="field-error" data-testid="resend-error">{e.message}</span> }.into_any()),
+                    _ if sent() => Some(view! { <span class="muted" data-testid="resent">"Sent: check your inbox."</span> }.into_any()),
+                    _ => None,
+                }}
+                <ActionForm action=resend attr:class="inline">
+                    <button type="submit" class="link" data-testid="resend">"Send it again"</button>
+                </ActionForm>
+            </div>
+        </Show>
     }
 }
 

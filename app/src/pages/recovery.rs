@@ -3,16 +3,17 @@
 //! server answers with a redirect that carries the outcome in the query string), a call
 //! through the request layer after it.
 
-use crate::{
-    api::{
+use crate::components::describe;
+use leptos::prelude::*;
+use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
+use sessionflow::{
+    recovery::{
         mail_enabled, reset_link_usable, verify_email, ChangePassword, ForgotPassword,
         ResendUnverified, ResetPassword,
     },
-    components::describe,
+    session::use_session,
+    ApiError, ErrorCode,
 };
-use leptos::prelude::*;
-use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
-use sessionflow::{session::use_session, ApiError, ErrorCode};
 
 /// A form's failure: from its action (hydrated) or from the query string (plain post).
 fn failure<T>(
@@ -136,6 +137,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                         <Show when=move || usable && !spent() fallback=|| view! { <InvalidLink ask_again="/forgot-password"/> }>
                             <ActionForm action=action>
                                 <input type="hidden" name="token" value=token/>
+                                <input type="hidden" name="next" value="/notes"/>
                                 <label for="password">"New password"</label>
                                 <input id="password" name="password" type="password"
                                     autocomplete="new-password" required minlength="8"

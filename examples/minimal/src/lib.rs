@@ -1,5 +1,6 @@
 //! The smallest Leptos app on the sessionflow engine, using only its public API: a home page, a
-//! sign-in page, and one protected page whose server function answers only a signed-in caller.
+//! sign-in page, one protected page whose server function answers only a signed-in caller, and
+//! password reset by email (two forms on the engine's server functions).
 //! Its server is `src/main.rs`: a handful of lines of wiring.
 
 use leptos::prelude::*;
@@ -61,6 +62,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("") view=|| view! { <h1>"Minimal"</h1> } ssr=SsrMode::InOrder/>
                 <Route path=path!("/login") view=SignIn ssr=SsrMode::InOrder/>
                 <Route path=path!("/private") view=Private ssr=SsrMode::InOrder/>
+                <Route path=path!("/forgot-password") view=Forgot ssr=SsrMode::InOrder/>
+                <Route path=path!("/reset-password") view=Reset ssr=SsrMode::InOrder/>
             </Routes>
         </Router>
     }
@@ -77,6 +80,30 @@ fn SignIn() -> impl IntoView {
             <button type="submit" data-testid="submit">"Sign in"</button>
         </ActionForm>
         {move || action.value().get().and_then(Result::err).map(|e| view! { <p role="alert">{e.message}</p> })}
+    }
+}
+
+/// Password reset: the engine's server functions (`sessionflow::recovery`) behind two forms.
+#[component]
+fn Forgot() -> impl IntoView {
+    let action = ServerAction::<sessionflow::recovery::ForgotPassword>::new();
+    view! {
+        <ActionForm action><input name="email" type="email"/><button type="submit">"Send a reset link"</button></ActionForm>
+        {move || action.value().get().map(|r| r.map_or_else(|e| e.message, |()| "Check your mail.".into()))}
+    }
+}
+
+#[component]
+fn Reset() -> impl IntoView {
+    let action = ServerAction::<sessionflow::recovery::ResetPassword>::new();
+    let token = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("token").unwrap_or_default());
+    view! {
+        <ActionForm action>
+            <input type="hidden" name="token" value=token/><input type="hidden" name="next" value="/private"/>
+            <input name="password" type="password"/><button type="submit">"Set the password"</button>
+        </ActionForm>
+        {move || action.value().get().and_then(Result::err).map(|e| e.message)}
     }
 }
 

@@ -291,3 +291,53 @@ pub async fn resend_unverified(email: &str, password: &str) -> Result<(), ApiErr
     };
     Ok(auth.resend_unverified(email, password, who).await?)
 }
+
+/// The page a reset link opens (`AuthConfig::recovery_pages`).
+pub fn reset_page() -> Result<String, ApiError> {
+    Ok(auth()?.config().recovery.reset_page.clone())
+}
+
+/// The local path of the page a plain form was posted from (its `Referer`), if any.
+fn referring_path() -> Option<String> {
+    let referer = header_value(header::REFERER)?;
+    let (_, rest) = referer.split_once("://")?;
+    let path = &rest[rest.find('/')?..];
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    Some(crate::types::safe_next(Some(path)))
+}
+
+/// Answers a plain form post (JavaScript off) with a redirect back to its page: `page`, or the
+/// page it was posted from, or the sign-in page. After a success the query is `ok`; after a
+/// failure it is `keep` plus `error=<code>&field=<field>`, for the page to show. Does nothing
+/// for a call from the hydrated app, which reads the result itself.
+pub fn plain_form_outcome<T>(
+    result: &Result<T, ApiError>,
+    page: Option<&str>,
+    ok: &[(&str, &str)],
+    keep: &[(&str, &str)],
+) {
+    if !is_plain_form_post() {
+        return;
+    }
+    let page = page
+        .map(str::to_owned)
+        .or_else(referring_path)
+        .or_else(|| auth().ok().map(|a| a.config().login_path().to_owned()))
+        .unwrap_or_else(|| "/".into());
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    match result {
+        Ok(_) => {
+            for (k, v) in ok {
+                query.append_pair(k, v);
+            }
+        }
+        Err(e) => {
+            for (k, v) in keep {
+                query.append_pair(k, v);
+            }
+            query.append_pair("error", e.error.as_str());
+            query.append_pair("field", e.field.as_deref().unwrap_or(""));
+        }
+    }
+    redirect_plain_form(&format!("{page}?{}", query.finish()));
+}

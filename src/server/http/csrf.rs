@@ -9,6 +9,8 @@
 //! - `Authorization: Bearer …` requests are exempt: a foreign page cannot add that header without
 //!   a CORS preflight this server never grants, so such a request carries no ambient credential.
 //! - Requests without `Origin` (curl, server-to-server) pass: they are not from a foreign page.
+//! - `Origin: null` passes only with `Sec-Fetch-Site: same-origin` (a form on a page that sends
+//!   no `Referer`, such as the reset page, posts with `Origin: null`).
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::{auth::Auth, config::origin_of};
@@ -43,12 +45,19 @@ fn is_cross_site(headers: &HeaderMap, auth: &Auth) -> bool {
 
 fn cross_site(headers: &HeaderMap, allowed: &[String], secure: bool) -> bool {
     let get = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    if get(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+    let fetch_site = get(header::HeaderName::from_static("sec-fetch-site"));
+    if fetch_site == Some("cross-site") {
         return true;
     }
     let Some(origin) = get(header::ORIGIN) else {
         return false;
     };
+    // A page with `Referrer-Policy: no-referrer` (the reset page: its address holds a link's
+    // token) posts with `Origin: null`. `Sec-Fetch-Site` is set by the browser alone, so
+    // `same-origin` there still proves the post came from this site.
+    if origin == "null" && fetch_site == Some("same-origin") {
+        return false;
+    }
     let Ok(origin) = origin_of(origin) else {
         return true; // `null`, or not an origin at all
     };
@@ -122,6 +131,25 @@ mod tests {
             cross_site(&same, &[], true),
             "http origin for an https site"
         );
+    }
+
+    #[test]
+    fn a_null_origin_passes_only_when_the_browser_says_same_origin() {
+        // A page sent with `Referrer-Policy: no-referrer` (the reset page) posts its form with
+        // `Origin: null`; the browser's `Sec-Fetch-Site` still says where it came from.
+        let same = h(&[("origin", "null"), ("sec-fetch-site", "same-origin")]);
+        assert!(!cross_site(&same, &allowed(), true));
+        for site in ["same-site", "none", "cross-site"] {
+            let other = h(&[
+                ("origin", "null"),
+                (
+                    "sec-fetch-site",
+                    Box::leak(site.to_owned().into_boxed_str()),
+                ),
+            ]);
+            assert!(cross_site(&other, &allowed(), true), "{site}");
+        }
+        assert!(cross_site(&h(&[("origin", "null")]), &allowed(), true));
     }
 
     #[test]
