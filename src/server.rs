@@ -19,6 +19,7 @@ mod db;
 mod error;
 mod http;
 pub mod mail;
+mod mailer;
 mod metrics;
 mod sessions;
 mod store;

@@ -176,7 +176,7 @@ pub enum MailTransport {
     /// Development: each message is logged with its link and written as an `.eml` file here.
     DevOutbox(PathBuf),
     /// A mailer of the app's own (an HTTP mail API, say).
-    Custom(std::sync::Arc<dyn crate::server::mail::Mailer>),
+    Custom(std::sync::Arc<dyn crate::server::mailer::Mailer>),
 }
 
 impl std::fmt::Debug for MailTransport {

@@ -22,7 +22,7 @@ use crate::server::{
 use crate::types::User;
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
-pub use crate::server::store::recovery::Mail;
+pub use crate::server::mailer::{Mail, MailError, Mailer};
 
 /// How long a claimed row is this worker's: a worker that dies mid-send releases it then.
 const LEASE: Duration = Duration::from_secs(60);
@@ -30,19 +30,6 @@ const LEASE: Duration = Duration::from_secs(60);
 const BATCH: i64 = 16;
 /// How long one SMTP conversation may take (below the lease).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// Why a message could not be delivered this time (it is retried).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct MailError(pub String);
-
-/// Where messages go. The engine ships SMTP and the development outbox; an app can bring its
-/// own (an HTTP mail API, say) with [`MailTransport::Custom`].
-#[async_trait::async_trait]
-pub trait Mailer: Send + Sync + 'static {
-    /// Delivers one message from `from`; an error means "try again later".
-    async fn send(&self, from: &str, mail: &Mail) -> Result<(), MailError>;
-}
 
 /// The mailer a transport setting names, or `None` when mail is off.
 pub(crate) fn mailer(transport: &MailTransport) -> Result<Option<Arc<dyn Mailer>>, MailError> {

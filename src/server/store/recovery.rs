@@ -7,6 +7,7 @@
 //! instances never take the same message) is a flag.
 
 use super::{user_of, NewSession};
+use crate::server::mailer::Mail;
 use crate::types::User;
 use sqlx::{Database, Pool, Row};
 use std::sync::Arc;
@@ -36,19 +37,6 @@ pub(crate) struct NewToken<'a> {
     pub purpose: Purpose,
     pub now: i64,
     pub expires_at: i64,
-}
-
-/// A message to one recipient: plain text and simple HTML.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mail {
-    /// The recipient's address.
-    pub to: String,
-    /// The subject line.
-    pub subject: String,
-    /// The plain-text body.
-    pub text: String,
-    /// The HTML body.
-    pub html: String,
 }
 
 /// What an outbox row holds for its worker.
