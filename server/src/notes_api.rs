@@ -39,8 +39,8 @@ pub async fn list(
 /// (201, the same note) and creates nothing.
 #[utoipa::path(post, path = "/api/notes", tag = "notes", request_body = NewNote,
     security(("bearer" = []), ("cookie" = [])),
-    params(("Idempotency-Key" = Option<String>, Header,
-        description = "At most 255 visible ASCII characters; the same key again answers the first call's answer")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1 to 255 visible ASCII characters; the same key again answers the first call's answer")),
     responses(
         (status = 201, description = "Created (or the replay of the first call with this key)", body = app::model::Note),
         (status = 400, description = "Malformed body, invalid note or key (`validation`)", body = ApiError),

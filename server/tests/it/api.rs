@@ -742,3 +742,39 @@ async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
         "ada's one-second sessions are gone, bob's 30-day ones stay"
     );
 }
+
+#[tokio::test]
+async fn a_refresh_token_of_the_wrong_type_is_refused_not_read_as_absent() {
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let (_, refresh, _) = app.post_register_with_tokens("ada@example.com").await;
+    for path in ["/api/auth/logout", "/api/auth/refresh"] {
+        for body in [
+            serde_json::json!({"refresh_token": 42}),
+            serde_json::json!({"refresh_token": {"nested": true}}),
+            serde_json::json!([refresh]),
+        ] {
+            let res = app
+                .bare()
+                .post(app.url(path))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                error_code(res).await,
+                (reqwest::StatusCode::BAD_REQUEST, "validation".into()),
+                "{path} {body}"
+            );
+        }
+    }
+    // Nothing was signed out by the malformed calls, and no body at all still works.
+    let res = app.post_refresh(&refresh).await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}

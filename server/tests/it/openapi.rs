@@ -110,3 +110,22 @@ async fn every_described_operation_is_served_and_answers_only_statuses_it_descri
         }
     }
 }
+
+/// A client generated from the description must not send a key the server refuses: the header's
+/// schema says what `parse_key` accepts (1 to 255 visible ASCII characters).
+#[tokio::test]
+async fn the_idempotency_key_is_described_as_the_server_checks_it() {
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let doc = description(&app).await;
+    let params = doc["paths"]["/api/notes"]["post"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let key = params
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .expect("the Idempotency-Key header is described");
+    let schema = &key["schema"];
+    assert_eq!(schema["minLength"], 1, "{schema}");
+    assert_eq!(schema["maxLength"], 255, "{schema}");
+    assert_eq!(schema["pattern"], "^[!-~]+$", "{schema}");
+}

@@ -257,26 +257,40 @@ async fn login(
     ))
 }
 
-/// The refresh token from the JSON body (if any) or else the cookie. The body is optional.
+/// The refresh token from the JSON body (if any) or else the cookie. The body is optional, but
+/// a body that is there must be the described object: `{"refresh_token": 42}` is a malformed
+/// request (400 `validation`), never read as "no token".
 fn presented_refresh(
     auth: &Auth,
     headers: &HeaderMap,
     body: axum::body::Bytes,
-) -> (Option<String>, bool) {
-    let from_body = serde_json::from_slice::<RefreshBody>(&body)
-        .ok()
-        .and_then(|b| b.refresh_token)
-        .filter(|t| !t.is_empty());
-    match from_body {
+) -> Result<(Option<String>, bool), ApiError> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        // An object only (serde would also read `["token"]` into the struct).
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
+            .and_then(|object| serde_json::from_value::<RefreshBody>(object.into()))
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Validation,
+                    format!("Send no body, or a JSON object with a refresh_token string ({e})."),
+                )
+            })?
+            .refresh_token
+            .filter(|t| !t.is_empty())
+    };
+    Ok(match from_body {
         Some(t) => (Some(t), true),
         None => (auth.refresh_cookie_in(headers), false),
-    }
+    })
 }
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth",
     request_body(content = Option<RefreshBody>, description = "Optional: without it the `refresh_token` cookie is used"),
     responses(
         (status = 200, description = "Rotated; a new pair", body = TokenResponse),
+        (status = 400, description = "A body that is not the described object (`validation`)", body = ApiError),
         (status = 401, description = "`invalid_refresh_token`; both cookies cleared", body = ApiError),
         (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
@@ -288,7 +302,10 @@ async fn refresh(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let (token, via_body) = presented_refresh(&auth, &headers, body);
+    let (token, via_body) = match presented_refresh(&auth, &headers, body) {
+        Ok(presented) => presented,
+        Err(e) => return e.into_response(),
+    };
     let transport = if via_body {
         Transport::Body
     } else {
@@ -318,6 +335,7 @@ async fn refresh(
     request_body(content = Option<RefreshBody>, description = "Optional: the refresh cookie or an access token work too"),
     responses(
         (status = 204, description = "The session is revoked and both cookies cleared"),
+        (status = 400, description = "A body that is not the described object (`validation`)", body = ApiError),
         (status = 403, description = "Cross-site request (`csrf`)", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 503, description = "Database unavailable", body = ApiError),
@@ -328,7 +346,7 @@ async fn logout(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let (token, _) = presented_refresh(&auth, &headers, body);
+    let (token, _) = presented_refresh(&auth, &headers, body)?;
     let session = auth.resolve(&headers).await;
     let access_sid = session.principal().map(|p| p.session_id.as_str());
     auth.sign_out(token.as_deref(), access_sid)
