@@ -767,9 +767,22 @@ async fn a_refresh_token_of_the_wrong_type_is_refused_not_read_as_absent() {
             );
         }
     }
-    // Nothing was signed out by the malformed calls, and no body at all still works.
+    // Nothing was signed out by the malformed calls; a `null` body (the description's optional
+    // body) and no body at all still work.
     let res = app.post_refresh(&refresh).await;
     assert_eq!(res.status(), 200);
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/refresh"))
+        .json(&serde_json::Value::Null)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(res).await.1,
+        "invalid_refresh_token",
+        "null is no body: no token"
+    );
     let res = app
         .bare()
         .post(app.url("/api/auth/logout"))

@@ -268,9 +268,12 @@ fn presented_refresh(
     let from_body = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        // An object only (serde would also read `["token"]` into the struct).
-        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body)
-            .and_then(|object| serde_json::from_value::<RefreshBody>(object.into()))
+        // `null` (the description's optional body) or an object; serde alone would also read
+        // `["token"]` into the struct.
+        serde_json::from_slice::<Option<serde_json::Map<String, serde_json::Value>>>(&body)
+            .and_then(|object| {
+                serde_json::from_value::<RefreshBody>(object.unwrap_or_default().into())
+            })
             .map_err(|e| {
                 ApiError::new(
                     ErrorCode::Validation,
