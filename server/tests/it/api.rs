@@ -435,16 +435,7 @@ async fn sessions_are_listed_with_the_current_one_marked_and_others_can_be_revok
     for b in backends() {
         let app = TestApp::spawn(&b).await;
         let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
-        let list: Vec<Value> = app
-            .bare()
-            .get(app.url("/api/auth/sessions"))
-            .bearer_auth(&a1)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = app.get_sessions(&a1).await;
         assert_eq!(list.len(), 2, "register and login each opened a session");
         let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
         assert_eq!(current.len(), 1);

@@ -168,6 +168,17 @@ async fn post(
         .expect(path)
 }
 
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    let body = json!({"email": email, "password": password});
+    post(&app.bare(), app, "/api/auth/login", body).await
+}
+
+/// `POST /api/auth/password/reset` from a client with no cookies.
+async fn reset(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    let body = json!({"token": token, "password": password});
+    post(&app.bare(), app, "/api/auth/password/reset", body).await
+}
+
 async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
     post(
         &app.bare(),
@@ -276,13 +287,7 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
         );
 
         // Once only.
-        let again = post(
-            &app.bare(),
-            &app,
-            "/api/auth/password/reset",
-            json!({"token": token, "password": "yet another password"}),
-        )
-        .await;
+        let again = reset(&app, &token, "yet another password").await;
         assert_eq!(
             error_code(again).await,
             (reqwest::StatusCode::BAD_REQUEST, "invalid_link".into()),
@@ -306,21 +311,9 @@ async fn a_reset_link_arrives_works_once_from_any_client_and_ends_every_other_se
         );
 
         // The new password signs in; the old one no longer does.
-        let old = post(
-            &app.bare(),
-            &app,
-            "/api/auth/login",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
+        let old = login(&app, email, PASSWORD).await;
         assert_eq!(old.status(), 401, "{b:?}");
-        let new = post(
-            &app.bare(),
-            &app,
-            "/api/auth/login",
-            json!({"email": email, "password": "a brand new password"}),
-        )
-        .await;
+        let new = login(&app, email, "a brand new password").await;
         assert_eq!(new.status(), 200, "{b:?}");
     }
 }
@@ -340,24 +333,13 @@ async fn bad_expired_and_superseded_links_get_invalid_link() {
         let first = link_token(&smtp.message(email, 2).await, "/reset-password");
         forgot(&app, email).await;
         let second = link_token(&smtp.message(email, 3).await, "/reset-password");
-        let reset = |token: String| {
+        let refused = |token: String| {
             let app = &app;
-            async move {
-                error_code(
-                    post(
-                        &app.bare(),
-                        app,
-                        "/api/auth/password/reset",
-                        json!({"token": token, "password": "a brand new password"}),
-                    )
-                    .await,
-                )
-                .await
-            }
+            async move { error_code(reset(app, &token, "a brand new password").await).await }
         };
         let invalid = (reqwest::StatusCode::BAD_REQUEST, "invalid_link".to_string());
         assert_eq!(
-            reset(first).await,
+            refused(first).await,
             invalid,
             "{b:?}: superseded by a newer link"
         );
@@ -367,18 +349,13 @@ async fn bad_expired_and_superseded_links_get_invalid_link() {
             "not a token!".into(),
             String::new(),
         ] {
-            assert_eq!(reset(token).await, invalid, "{b:?}");
+            assert_eq!(refused(token).await, invalid, "{b:?}");
         }
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        assert_eq!(reset(second).await, invalid, "{b:?}: expired");
+        assert_eq!(refused(second).await, invalid, "{b:?}: expired");
         // A body of the wrong shape is a validation error, not a missing field read as empty.
-        let wrong = post(
-            &app.bare(),
-            &app,
-            "/api/auth/password/reset",
-            json!({"token": 42, "password": "a brand new password"}),
-        )
-        .await;
+        let body = json!({"token": 42, "password": "a brand new password"});
+        let wrong = post(&app.bare(), &app, "/api/auth/password/reset", body).await;
         assert_eq!(
             error_code(wrong).await,
             (reqwest::StatusCode::BAD_REQUEST, "validation".into())
@@ -486,7 +463,7 @@ async fn mail_survives_an_smtp_outage_and_a_server_restart() {
         let smtp = Smtp::start_on(port);
         // Both messages arrive, in whichever order the worker took them.
         let both = [smtp.message(email, 1).await, smtp.message(email, 2).await];
-        let reset = both
+        let reset_message = both
             .iter()
             .find(|m| m.text.contains("/reset-password?token="))
             .expect("the reset message")
@@ -497,14 +474,8 @@ async fn mail_survives_an_smtp_outage_and_a_server_restart() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(smtp.count(), 2, "{b:?}: each message once");
-        let token = link_token(&reset, "/reset-password");
-        let res = post(
-            &restarted.bare(),
-            &restarted,
-            "/api/auth/password/reset",
-            json!({"token": token, "password": "a brand new password"}),
-        )
-        .await;
+        let token = link_token(&reset_message, "/reset-password");
+        let res = reset(&restarted, &token, "a brand new password").await;
         assert_eq!(res.status(), 200, "{b:?}: the link still works");
     }
 }
@@ -568,28 +539,17 @@ async fn required_verification_refuses_sign_in_until_the_address_is_confirmed() 
         .await;
         let email = "kay@example.com";
         app.post_register(&app.bare(), email).await;
-        let login = |password: &'static str| {
+        let refused = |password: &'static str| {
             let app = &app;
-            async move {
-                error_code(
-                    post(
-                        &app.bare(),
-                        app,
-                        "/api/auth/login",
-                        json!({"email": email, "password": password}),
-                    )
-                    .await,
-                )
-                .await
-            }
+            async move { error_code(login(app, email, password).await).await }
         };
         assert_eq!(
-            login(PASSWORD).await,
+            refused(PASSWORD).await,
             (reqwest::StatusCode::FORBIDDEN, "email_unverified".into()),
             "{b:?}"
         );
         assert_eq!(
-            login("a wrong password").await,
+            refused("a wrong password").await,
             (
                 reqwest::StatusCode::UNAUTHORIZED,
                 "invalid_credentials".into()
@@ -604,13 +564,7 @@ async fn required_verification_refuses_sign_in_until_the_address_is_confirmed() 
             json!({"token": token}),
         )
         .await;
-        let ok = post(
-            &app.bare(),
-            &app,
-            "/api/auth/login",
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
+        let ok = login(&app, email, PASSWORD).await;
         assert_eq!(ok.status(), 200, "{b:?}");
     }
 }
@@ -667,17 +621,11 @@ async fn changing_the_password_keeps_this_session_and_ends_every_other() {
             refused_within(&other_instance, &other_access, Duration::from_secs(1)).await,
             "{b:?}: on the other instance too"
         );
-        let sessions: Vec<Value> = app
-            .bare()
-            .get(app.url("/api/auth/sessions"))
-            .bearer_auth(&new_access)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(sessions.len(), 1, "{b:?}: one device left");
+        assert_eq!(
+            app.get_sessions(&new_access).await.len(),
+            1,
+            "{b:?}: one device left"
+        );
     }
 }
 

@@ -251,6 +251,19 @@ impl TestApp {
             .expect("me")
     }
 
+    /// `GET /api/auth/sessions` with a bearer access token: the sessions' JSON.
+    pub async fn get_sessions(&self, access: &str) -> Vec<Value> {
+        self.bare()
+            .get(self.url("/api/auth/sessions"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("sessions")
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Refresh tokens (spent or not) of one session: 1 + the number of rotations.
     pub async fn tokens_of(&self, sid: &str) -> i64 {
         use sqlx::Row;
