@@ -88,7 +88,13 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of one request: its method and path, never its query string, where a reset or
+/// verification link carries its token (`/reset-password?token=…`).
+fn request_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 /// Which static answers may be cached for good: the bundle (`/pkg/*`) when its names carry a

@@ -644,3 +644,34 @@ async fn without_mail_the_recovery_requests_say_so() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_link_token_never_reaches_the_logs_even_at_trace_level() {
+    let smtp = Smtp::start();
+    let app = TestApp::with(&Backend::Sqlite, with_smtp(smtp.url())).await;
+    let email = "quiet@example.com";
+    app.post_register(&app.bare(), email).await;
+    forgot(&app, email).await;
+    let token = link_token(&smtp.message(email, 2).await, "/reset-password");
+    let (logs, _guard) = Logs::capture_at(tracing::Level::TRACE);
+    {
+        let _serial = one_renderer_at_a_time().await;
+        let page = app
+            .bare()
+            .get(app.url(&format!("/reset-password?token={token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+    }
+    assert_eq!(
+        reset(&app, &token, "a brand new password").await.status(),
+        200
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("/reset-password"),
+        "the request was logged: {text}"
+    );
+    assert!(!text.contains(&token), "the token is in the logs");
+}

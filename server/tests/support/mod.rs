@@ -506,10 +506,15 @@ pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl Logs {
     pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+        Self::capture_at(tracing::Level::WARN)
+    }
+
+    /// Every event at `level` and above, with its spans.
+    pub fn capture_at(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
         let logs = Self::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::WARN)
+            .with_max_level(level)
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
