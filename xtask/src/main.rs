@@ -235,8 +235,16 @@ fn e2e_tools() -> Result {
             &[("DEBIAN_FRONTEND", "noninteractive")],
         )?;
     }
-    if !Path::new("end2end/node_modules/@playwright/test").exists() {
-        step("installing Playwright (npm ci, no browser download)");
+    // npm writes node_modules/.package-lock.json on every install: older than the lock file (a
+    // dependency was added since, say the SMTP receiver), or missing, means install again.
+    let modified = |p: &str| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let installed = modified("end2end/node_modules/.package-lock.json");
+    let stale = match (installed, modified("end2end/package-lock.json")) {
+        (Some(installed), Some(lock)) => installed < lock,
+        _ => true,
+    };
+    if stale || !Path::new("end2end/node_modules/@playwright/test").exists() {
+        step("installing the end-to-end tools (npm ci, no browser download)");
         let status = Command::new("npm")
             .arg("ci")
             .current_dir("end2end")
