@@ -200,35 +200,49 @@ impl Accounts {
         password: Password,
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
-        self.limit(Attempt::SignIn, who, &email).await?;
-        let (user, hash) = match self.store().find_account(email.as_str()).await? {
-            Some((user, hash)) => (Some(user), Some(hash)),
-            None => (None, None),
-        };
-        // An unknown email costs a full verification too (against a dummy hash, built on the
-        // pool's thread the first time), so timing does not tell accounts apart.
-        let ok = self
-            .hashing(move || {
-                verify_password(password.expose(), hash.as_deref().unwrap_or(&DUMMY_HASH))
-            })
-            .await?;
-        match user {
+        match self.check_password(&email, password, who).await? {
             // Only someone who knows the password learns that the address is unconfirmed.
-            Some(user) if ok && self.config.recovery.require_verified && !user.email_verified => {
+            Some(user) if self.config.recovery.require_verified && !user.email_verified => {
                 Err(ApiError::new(
                     ErrorCode::EmailUnverified,
                     "Confirm your address first: open the link we sent you, or ask for a new one.",
                 )
                 .into())
             }
-            Some(user) if ok => Ok(sessions.start_session(user, who.user_agent).await?),
-            _ => Err(ApiError::new(
-                ErrorCode::InvalidCredentials,
-                "The email or password is incorrect.",
-            )
-            .into()),
+            Some(user) => Ok(sessions.start_session(user, who.user_agent).await?),
+            None => Err(wrong_credentials().into()),
         }
     }
+
+    /// The account whose password this is, or `None`; limited as a sign-in attempt. An unknown
+    /// email costs a full verification too (against a dummy hash, built on the pool's thread the
+    /// first time), so timing does not tell accounts apart.
+    async fn check_password(
+        &self,
+        email: &Email,
+        password: Password,
+        who: ClientInfo<'_>,
+    ) -> Result<Option<User>, Error> {
+        self.limit(Attempt::SignIn, who, email).await?;
+        let (user, hash) = match self.store().find_account(email.as_str()).await? {
+            Some((user, hash)) => (Some(user), Some(hash)),
+            None => (None, None),
+        };
+        let ok = self
+            .hashing(move || {
+                verify_password(password.expose(), hash.as_deref().unwrap_or(&DUMMY_HASH))
+            })
+            .await?;
+        Ok(user.filter(|_| ok))
+    }
+}
+
+/// The one answer to a wrong email or password, whichever it was.
+pub(crate) fn wrong_credentials() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "The email or password is incorrect.",
+    )
 }
 
 /// A sign-in's or registration's outcome label: `ok`, or the contract's error code.

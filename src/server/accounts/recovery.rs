@@ -11,7 +11,9 @@
 //!   session path as sign-in; a change revokes every other session. Both announce it, so every
 //!   instance refuses the old sessions within the liveness bound.
 
-use super::{hash_password, limits::Attempt, verify_password, Accounts, ClientInfo};
+use super::{
+    hash_password, limits::Attempt, verify_password, wrong_credentials, Accounts, ClientInfo,
+};
 use crate::server::{
     db::now_ms,
     error::Error,
@@ -136,32 +138,19 @@ impl Accounts {
         if !self.outbox.enabled() {
             return Err(mail_off().into());
         }
-        let invalid = || {
-            ApiError::new(
-                ErrorCode::InvalidCredentials,
-                "The email or password is incorrect.",
-            )
+        // A malformed email or password cannot match an account: the same answer as a wrong one.
+        let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
+            return Err(wrong_credentials().into());
         };
-        let email = Email::parse(email).map_err(|_| invalid())?;
-        self.limit(Attempt::SignIn, who, &email).await?;
-        let account = self.store().find_account(email.as_str()).await?;
-        let hash = account.as_ref().map(|(_, h)| h.clone());
-        let password = password.to_owned();
-        let ok = self
-            .hashing(move || {
-                verify_password(&password, hash.as_deref().unwrap_or(&super::DUMMY_HASH))
-            })
-            .await?;
-        match account {
-            Some((user, _)) if ok => {
-                if !user.email_verified {
-                    self.limit(Attempt::Recovery, who, &email).await?;
-                    self.queue_verification(&user).await?;
-                }
-                Ok(())
-            }
-            _ => Err(invalid().into()),
+        let user = self
+            .check_password(&email, password, who)
+            .await?
+            .ok_or_else(wrong_credentials)?;
+        if !user.email_verified {
+            self.limit(Attempt::Recovery, who, &email).await?;
+            self.queue_verification(&user).await?;
         }
+        Ok(())
     }
 
     /// Confirms the address a verification link belongs to (idempotent until it expires).

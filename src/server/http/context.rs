@@ -91,16 +91,37 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn attempter_ip(auth: &Auth) -> Result<std::net::IpAddr, ApiError> {
+/// The engine and who is asking, for the calls the rate limits count per client.
+struct Attempter {
+    auth: Auth,
+    ip: std::net::IpAddr,
+    user_agent: Option<String>,
+}
+
+impl Attempter {
+    fn who(&self) -> ClientInfo<'_> {
+        ClientInfo {
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
+fn attempter() -> Result<Attempter, ApiError> {
+    let auth = auth()?;
     let parts = parts()?;
-    Ok(auth.client_ip(&parts.extensions, &parts.headers))
+    Ok(Attempter {
+        ip: auth.client_ip(&parts.extensions, &parts.headers),
+        user_agent: header_value(header::USER_AGENT),
+        auth,
+    })
 }
 
 /// Signs in with an email and a password: the session's cookies are set on the response.
 /// `invalid_credentials` for anything that does not match (a malformed email or password
 /// included), `rate_limited` or `unavailable` (with `Retry-After`) under pressure.
 pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
-    let auth = auth()?;
+    let a = attempter()?;
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidCredentials,
@@ -109,29 +130,19 @@ pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
     };
     let email = Email::parse(email)?;
     let password = Password::parse(password).map_err(|_| invalid())?;
-    let user_agent = header_value(header::USER_AGENT);
-    let who = ClientInfo {
-        ip: attempter_ip(&auth)?,
-        user_agent: user_agent.as_deref(),
-    };
-    let issued = auth.login(email, password, who).await?;
-    auth.set_cookies(&jar()?, &issued);
+    let issued = a.auth.login(email, password, a.who()).await?;
+    a.auth.set_cookies(&jar()?, &issued);
     Ok(issued.user)
 }
 
 /// Creates an account and signs it in (cookies set). `validation` beside the field at fault,
 /// `conflict` when the email is taken.
 pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
-    let auth = auth()?;
+    let a = attempter()?;
     let email = Email::parse(email)?;
     let password = Password::parse(password)?;
-    let user_agent = header_value(header::USER_AGENT);
-    let who = ClientInfo {
-        ip: attempter_ip(&auth)?,
-        user_agent: user_agent.as_deref(),
-    };
-    let issued = auth.register(email, password, who).await?;
-    auth.set_cookies(&jar()?, &issued);
+    let issued = a.auth.register(email, password, a.who()).await?;
+    a.auth.set_cookies(&jar()?, &issued);
     Ok(issued.user)
 }
 
@@ -207,12 +218,6 @@ pub fn redirect_plain_form(to: &str) -> bool {
     true
 }
 
-fn client() -> Result<(Auth, std::net::IpAddr, Option<String>), ApiError> {
-    let auth = auth()?;
-    let ip = attempter_ip(&auth)?;
-    Ok((auth, ip, header_value(header::USER_AGENT)))
-}
-
 /// Whether messages leave at all: without mail, pages say that reset by email is not
 /// available (and hide the address-confirmation notice).
 pub fn mail_enabled() -> Result<bool, ApiError> {
@@ -222,12 +227,8 @@ pub fn mail_enabled() -> Result<bool, ApiError> {
 /// Forgot-password: the same `Ok` for every well-formed address, whether or not an account has
 /// it; the message leaves from the outbox.
 pub async fn forgot_password(email: &str) -> Result<(), ApiError> {
-    let (auth, ip, user_agent) = client()?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent.as_deref(),
-    };
-    Ok(auth.forgot_password(email, who).await?)
+    let a = attempter()?;
+    Ok(a.auth.forgot_password(email, a.who()).await?)
 }
 
 /// Whether a reset link can still be used (the page offers a new one when not). Reading it
@@ -239,14 +240,10 @@ pub async fn reset_link_usable(token: &str) -> Result<bool, ApiError> {
 /// Uses a reset link: the new password is set, every other session of the account revoked, and
 /// this browser signed in with a new session (cookies set), through the sign-in path.
 pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiError> {
-    let (auth, ip, user_agent) = client()?;
+    let a = attempter()?;
     let password = Password::parse(password)?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent.as_deref(),
-    };
-    let issued = auth.reset_password(token, password, who).await?;
-    auth.set_cookies(&jar()?, &issued);
+    let issued = a.auth.reset_password(token, password, a.who()).await?;
+    a.auth.set_cookies(&jar()?, &issued);
     Ok(issued.user)
 }
 
@@ -254,14 +251,13 @@ pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiErro
 /// revoked; this one continues (a new access cookie).
 pub async fn change_password(current: &str, new: &str) -> Result<User, ApiError> {
     let caller = require_user()?;
-    let (auth, ip, user_agent) = client()?;
+    let a = attempter()?;
     let new = Password::parse(new).map_err(|e| e.with_field("new_password"))?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent.as_deref(),
-    };
-    let issued = auth.change_password(&caller, current, new, who).await?;
-    auth.set_cookies(&jar()?, &issued);
+    let issued = a
+        .auth
+        .change_password(&caller, current, new, a.who())
+        .await?;
+    a.auth.set_cookies(&jar()?, &issued);
     Ok(issued.user)
 }
 
@@ -273,23 +269,15 @@ pub async fn verify_email(token: &str) -> Result<User, ApiError> {
 /// Sends the caller a new verification link.
 pub async fn resend_verification() -> Result<(), ApiError> {
     let caller = require_user()?;
-    let (auth, ip, user_agent) = client()?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent.as_deref(),
-    };
-    Ok(auth.resend_verification(&caller, who).await?)
+    let a = attempter()?;
+    Ok(a.auth.resend_verification(&caller, a.who()).await?)
 }
 
 /// A new verification link for someone whose sign-in was refused with `email_unverified`: the
 /// password proves the account is theirs.
 pub async fn resend_unverified(email: &str, password: &str) -> Result<(), ApiError> {
-    let (auth, ip, user_agent) = client()?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent.as_deref(),
-    };
-    Ok(auth.resend_unverified(email, password, who).await?)
+    let a = attempter()?;
+    Ok(a.auth.resend_unverified(email, password, a.who()).await?)
 }
 
 /// The page a reset link opens (`AuthConfig::recovery_pages`).
