@@ -190,7 +190,7 @@ impl std::fmt::Debug for MailTransport {
     }
 }
 
-/// Mail and account recovery (contract §9).
+/// Mail and account recovery (docs/protocol.md, "Account recovery", "Mail").
 #[derive(Debug, Clone)]
 pub(crate) struct RecoveryConfig {
     pub transport: MailTransport,

@@ -266,6 +266,10 @@ impl Outbox {
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "the mail outbox could not be read"))?;
         let n = claimed.len();
+        if n == 0 {
+            // Nothing changed since the last count: no query on an idle tick.
+            return Ok(0);
+        }
         for row in claimed {
             if let Err(e) = self.deliver(mailer.as_ref(), row).await {
                 tracing::warn!(error = %e, "a message could not be recorded; it is retried after its lease");
