@@ -189,11 +189,14 @@ async fn forgot(app: &TestApp, email: &str) -> reqwest::Response {
     .await
 }
 
-/// Waits up to `within` for `GET /api/me` with `access` on `app` to be refused.
-async fn refused_within(app: &TestApp, access: &str, within: Duration) -> bool {
+/// Whether `holds` turns true within `within` (asked every 50 ms).
+async fn within<F: std::future::Future<Output = bool>>(
+    within: Duration,
+    holds: impl Fn() -> F,
+) -> bool {
     let deadline = Instant::now() + within;
     loop {
-        if app.get_me(access).await.status() == 401 {
+        if holds().await {
             return true;
         }
         if Instant::now() > deadline {
@@ -201,6 +204,23 @@ async fn refused_within(app: &TestApp, access: &str, within: Duration) -> bool {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits up to `within` for `GET /api/me` with `access` on `app` to be refused.
+async fn refused_within(app: &TestApp, access: &str, limit: Duration) -> bool {
+    within(limit, || async { app.get_me(access).await.status() == 401 }).await
+}
+
+/// Waits until every outbox row is done (sent, failed or answered as no account), so that what
+/// has not arrived by then never will.
+async fn outbox_drained(app: &TestApp) {
+    let drained = within(Duration::from_secs(10), || async {
+        app.count("SELECT COUNT(*) FROM sessionflow_outbox WHERE done_at IS NULL")
+            .await
+            == 0
+    })
+    .await;
+    assert!(drained, "the outbox did not drain within 10 s");
 }
 
 #[tokio::test]
@@ -387,7 +407,7 @@ async fn forgot_password_answers_known_and_unknown_addresses_byte_for_byte_alike
         assert_eq!(known, unknown, "{b:?}");
         // Only the known address gets mail (the verification, then the reset).
         smtp.message("known@example.com", 2).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        outbox_drained(&app).await;
         assert!(
             smtp.inbox
                 .lock()
@@ -446,17 +466,15 @@ async fn mail_survives_an_smtp_outage_and_a_server_restart() {
         app.post_register(&app.bare(), email).await;
         assert_eq!(forgot(&app, email).await.status(), 202, "{b:?}");
         // Attempts fail while SMTP is down, and are counted.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while app
-            .count(
+        let retried = within(Duration::from_secs(10), || async {
+            app.count(
                 "SELECT COUNT(*) FROM sessionflow_outbox WHERE attempts >= 2 AND done_at IS NULL",
             )
             .await
-            < 2
-        {
-            assert!(Instant::now() < deadline, "{b:?}: no retries seen");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+                >= 2
+        })
+        .await;
+        assert!(retried, "{b:?}: no retries seen");
         // The server restarts while SMTP is still down.
         let restarted = app.sibling(with_smtp(url)).await;
         drop(app);
@@ -472,7 +490,7 @@ async fn mail_survives_an_smtp_outage_and_a_server_restart() {
             both.iter().any(|m| m.text.contains("/verify-email?token=")),
             "{b:?}: the verification message"
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        outbox_drained(&restarted).await;
         assert_eq!(smtp.count(), 2, "{b:?}: each message once");
         let token = link_token(&reset_message, "/reset-password");
         let res = reset(&restarted, &token, "a brand new password").await;
@@ -524,8 +542,12 @@ async fn a_verification_link_confirms_the_address_and_keeps_working() {
             .await
             .unwrap();
         assert_eq!(res.status(), 202, "{b:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(smtp.count(), 1, "{b:?}");
+        outbox_drained(&app).await;
+        assert_eq!(
+            smtp.count(),
+            1,
+            "{b:?}: nothing more for a confirmed address"
+        );
     }
 }
 
