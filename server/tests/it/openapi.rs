@@ -129,3 +129,47 @@ async fn the_idempotency_key_is_described_as_the_server_checks_it() {
     assert_eq!(schema["maxLength"], 255, "{schema}");
     assert_eq!(schema["pattern"], "^[!-~]+$", "{schema}");
 }
+
+/// A method a route does not serve is 405 with `Allow`, whatever `Idempotency-Key` it carries: a
+/// key already used for a `POST` must not turn a `PUT` into "key reused" (422), and a fresh key
+/// must not be spent on a call that never reached a handler.
+#[tokio::test]
+async fn an_unserved_method_is_405_even_with_an_idempotency_key() {
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let post = app
+        .bare()
+        .post(app.url("/api/notes"))
+        .bearer_auth(&access)
+        .header("Idempotency-Key", "k-1")
+        .json(&json!({"title": "t", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 201);
+    for key in ["k-1", "k-2"] {
+        let put = app
+            .bare()
+            .put(app.url("/api/notes"))
+            .bearer_auth(&access)
+            .header("Idempotency-Key", key)
+            .json(&json!({"title": "t", "body": "b"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 405, "PUT with key {key}");
+        let allow = put.headers().get("allow").expect("Allow").to_str().unwrap();
+        assert!(allow.contains("POST") && allow.contains("GET"), "{allow}");
+    }
+    // k-2 was never spent: a POST with it creates a note.
+    let post = app
+        .bare()
+        .post(app.url("/api/notes"))
+        .bearer_auth(&access)
+        .header("Idempotency-Key", "k-2")
+        .json(&json!({"title": "t2", "body": "b"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 201);
+}

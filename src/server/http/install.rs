@@ -122,6 +122,10 @@ impl Auth {
                 .route_layer(from_fn(no_store))
                 .route_layer(from_fn_with_state(self.clone(), idempotency))
                 .route_layer(from_fn_with_state(pages, session_layer))
+                // A route layer also wraps each route's "method not allowed" answer, so a PUT to a
+                // POST route would spend (or trip over) an Idempotency-Key before it got its 405.
+                // This puts a plain 405 back outside those layers; axum still adds `Allow`.
+                .method_not_allowed_fallback(method_not_allowed)
         } else {
             router
         };
@@ -164,4 +168,9 @@ impl Auth {
         doc.merge(paths);
         doc
     }
+}
+
+/// The answer to a method a route does not serve (the outer layers give it its JSON body).
+async fn method_not_allowed() -> axum::http::StatusCode {
+    axum::http::StatusCode::METHOD_NOT_ALLOWED
 }
