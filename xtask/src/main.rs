@@ -62,9 +62,10 @@ fn main() -> ExitCode {
                 seconds_arg(&args).unwrap_or(OPENAPI_SECONDS),
             )
         }),
-        Some("setup") => setup(true).and_then(|()| e2e_tools()),
-        // What CI needs: no wasm-opt (tests use the debug build), the end-to-end tools.
-        Some("setup-ci") => setup(false).and_then(|()| e2e_tools()),
+        Some("setup") => beside(|| setup(true), || chromium().and_then(|()| node_tools())),
+        // What CI needs: no wasm-opt (tests use the debug build), the node tools. `.ci/run`
+        // installs Chromium with its other Debian packages, at the same time as this.
+        Some("setup-ci") => beside(|| setup(false), node_tools),
         _ => {
             eprintln!(
                 "usage: cargo xtask <dev|serve|build|test|lint|deny|openapi [--seconds N]|fuzz [--seconds N]|example|bench [--micro]|setup|setup-ci>"
@@ -148,6 +149,35 @@ fn locked_wasm_bindgen() -> Result<String> {
     Err("wasm-bindgen is not in Cargo.lock".into())
 }
 
+/// Runs two independent set-up steps at the same time: the cargo installs keep both cores busy
+/// while apt and npm wait on the network and the disk.
+fn beside(a: impl FnOnce() -> Result, b: impl FnOnce() -> Result + Send) -> Result {
+    std::thread::scope(|s| {
+        let other = s.spawn(b);
+        let first = a();
+        let second = other
+            .join()
+            .unwrap_or_else(|_| Err("a set-up step panicked".into()));
+        first.and(second)
+    })
+}
+
+/// `cargo install` for our tools with a profile that uses both cores: the tools' own release
+/// profiles ask for fat LTO and one codegen unit, which leaves one core idle for most of the
+/// build (cargo-leptos: 15 min that way). The variables reach only this command.
+fn install_tool(args: &[&str]) -> Result {
+    run_env(
+        "cargo",
+        args,
+        &[
+            ("CARGO_PROFILE_RELEASE_LTO", "false"),
+            ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+            ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
+            ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
+        ],
+    )
+}
+
 /// wasm32 target, cargo-leptos, wasm-bindgen-cli (at the locked version) and, for release
 /// builds, wasm-opt built from source (never Debian's binaryen, never a downloaded binary).
 fn setup(with_wasm_opt: bool) -> Result {
@@ -177,13 +207,13 @@ fn setup(with_wasm_opt: bool) -> Result {
     // One line before the slow part, so nobody wonders whether it hangs.
     let mut slow = Vec::new();
     if need_leptos {
-        slow.push(format!("cargo-leptos {CARGO_LEPTOS} (~17 min)"));
+        slow.push(format!("cargo-leptos {CARGO_LEPTOS} (~6 min)"));
     }
     if need_wbg {
-        slow.push(format!("wasm-bindgen-cli {wbg} (~5 min)"));
+        slow.push(format!("wasm-bindgen-cli {wbg} (~2 min)"));
     }
     if need_wasm_opt {
-        slow.push("wasm-opt, built from source (~8 min)".into());
+        slow.push("wasm-opt, built from source (~5 min)".into());
     }
     if !slow.is_empty() {
         eprintln!(
@@ -197,37 +227,30 @@ fn setup(with_wasm_opt: bool) -> Result {
     }
     if need_leptos {
         step(&format!("installing cargo-leptos {CARGO_LEPTOS}"));
-        run(
-            "cargo",
-            &[
-                "install",
-                "cargo-leptos",
-                "--version",
-                CARGO_LEPTOS,
-                "--locked",
-            ],
-        )?;
+        install_tool(&[
+            "install",
+            "cargo-leptos",
+            "--version",
+            CARGO_LEPTOS,
+            "--locked",
+        ])?;
     }
     if need_wbg {
         step(&format!(
             "installing wasm-bindgen-cli {wbg} (matches Cargo.lock)"
         ));
         // Not --locked: its lock file pins a crate the registry no longer serves.
-        run(
-            "cargo",
-            &["install", "wasm-bindgen-cli", "--version", &wbg, "--force"],
-        )?;
+        install_tool(&["install", "wasm-bindgen-cli", "--version", &wbg, "--force"])?;
     }
     if need_wasm_opt {
         step("building wasm-opt from source");
-        run("cargo", &["install", "wasm-opt", "--locked"])?;
+        install_tool(&["install", "wasm-opt", "--locked"])?;
     }
     Ok(())
 }
 
-/// Node packages (without Playwright's browser download) and Debian's Chromium.
-fn e2e_tools() -> Result {
-    step("checking the end-to-end tools");
+/// Debian's Chromium, which the end-to-end tests drive.
+fn chromium() -> Result {
     if !Path::new("/usr/bin/chromium").exists() {
         let root = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
         if !root {
@@ -241,6 +264,11 @@ fn e2e_tools() -> Result {
             &[("DEBIAN_FRONTEND", "noninteractive")],
         )?;
     }
+    Ok(())
+}
+
+/// The end-to-end tests' node packages (without Playwright's browser download).
+fn node_tools() -> Result {
     // npm writes node_modules/.package-lock.json on every install: older than the lock file (a
     // dependency was added since, say the SMTP receiver), or missing, means install again.
     let modified = |p: &str| std::fs::metadata(p).and_then(|m| m.modified()).ok();
@@ -332,8 +360,7 @@ fn lint() -> Result {
 /// Every layer: unit and integration tests (SQLite; PostgreSQL too when `TEST_DATABASE_URL` is
 /// set), then the browser tests against a freshly built site.
 fn test() -> Result {
-    setup(false)?;
-    e2e_tools()?;
+    beside(|| setup(false), || chromium().and_then(|()| node_tools()))?;
     step("unit and integration tests");
     run("cargo", &["test", "-p", "sessionflow", "--features", "ssr"])?;
     // The browser half's doc examples (the hook policies) compile natively too.
@@ -478,7 +505,7 @@ fn cargo_tool(bin: &str, krate: &str) -> Result {
     step(&format!(
         "installing {krate} (a few minutes the first time)"
     ));
-    run("cargo", &["install", krate, "--locked"])
+    install_tool(&["install", krate, "--locked"])
 }
 
 /// `cargo deny`: licences, duplicate majors (reported), sources; advisories when the RustSec
