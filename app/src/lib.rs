@@ -15,8 +15,8 @@ mod time;
 
 /// Applies the app's migrations (the top-level `migrations/`: the notes). The engine applies its
 /// own (accounts, sessions) when connected; both share sqlx's bookkeeping table, so each ignores
-/// the other's versions. Run this first: the app's first migration, from before the split,
-/// also created the engine's tables, which the engine's then leaves alone.
+/// the other's versions. Run this after `Auth::connect`: a note refers to the engine's
+/// `sessionflow_users`.
 #[cfg(feature = "ssr")]
 pub async fn migrate(pool: &sqlx::AnyPool) -> Result<(), sqlx::migrate::MigrateError> {
     let mut migrator = sqlx::migrate!("../migrations");

@@ -4,7 +4,7 @@
 //! `cargo xtask bench` (or `cargo bench -p server`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sessionflow::server::{config::AuthConfig, Auth};
+use sessionflow::server::config::AuthConfig;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -18,13 +18,12 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
     let auth = rt.block_on(async {
-        let pool = server::db::connect(&url).await.expect("db");
         let unlimited = sessionflow::server::config::RateLimit::parse("1000000/1s").unwrap();
         let config = AuthConfig::builder(b"bench-secret-0123456789abcdef0123456789")
             .rate_limits(unlimited, unlimited)
             .build()
             .expect("config");
-        Auth::connect(pool, config).await.expect("migrations")
+        server::db::start(&url, config).await.expect("migrations").0
     });
     let issued = rt.block_on(async {
         let email = sessionflow::Email::parse("bench@example.com").unwrap();

@@ -18,7 +18,7 @@ async fn main() -> anyhow::Result<()> {
     let url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://data/app.db?mode=rwc".into());
     let pool = server::db::connect(&url).await?;
-    let row = sqlx::query("SELECT id, email FROM users WHERE email = $1")
+    let row = sqlx::query("SELECT id, email FROM sessionflow_users WHERE email = $1")
         .bind(email.to_lowercase())
         .fetch_one(&pool)
         .await?;

@@ -1,13 +1,31 @@
 //! Opening the database: one `sqlx::AnyPool` over SQLite (default, embedded; its folder is
-//! created and WAL is on) or PostgreSQL, with the app's migrations applied. The engine applies
-//! its own when it is connected (`Auth::connect`).
+//! created and WAL is on) or PostgreSQL; then the engine on it (`Auth::connect`, its
+//! migrations) and the app's migrations, in that order: a note refers to the engine's users.
 
 use crate::config::redact_url;
-use sessionflow::server::config::ConfigError;
+use sessionflow::server::{
+    config::{AuthConfig, ConfigError},
+    Auth,
+};
 use sqlx::{any::AnyPoolOptions, AnyPool, Executor};
 use std::{path::Path, time::Duration};
 
-/// Opens the pool for `url` and applies the app's migrations.
+/// Opens the pool for `url`, connects the engine on it and applies the app's migrations.
+pub async fn start(url: &str, config: AuthConfig) -> Result<(Auth, AnyPool), ConfigError> {
+    let pool = connect(url).await?;
+    let fail = |e: sqlx::migrate::MigrateError| {
+        ConfigError::new(
+            "DATABASE_URL",
+            &redact_url(url),
+            format!("migrations failed: {e}"),
+        )
+    };
+    let auth = Auth::connect(pool.clone(), config).await.map_err(fail)?;
+    app::migrate(&pool).await.map_err(fail)?;
+    Ok((auth, pool))
+}
+
+/// Opens the pool for `url`, without migrations.
 pub async fn connect(url: &str) -> Result<AnyPool, ConfigError> {
     sqlx::any::install_default_drivers();
     let fail = |reason: String| ConfigError::new("DATABASE_URL", &redact_url(url), reason);
@@ -41,9 +59,6 @@ pub async fn connect(url: &str) -> Result<AnyPool, ConfigError> {
             .await
             .map_err(|e| fail(format!("cannot enable WAL: {e}")))?;
     }
-    app::migrate(&pool)
-        .await
-        .map_err(|e| fail(format!("migrations failed: {e}")))?;
     Ok(pool)
 }
 

@@ -1,7 +1,6 @@
 //! `server`: reads the configuration, opens the database, serves.
 
 use server::config::Config;
-use sessionflow::server::Auth;
 use std::process::ExitCode;
 
 /// A page render allocates many short-lived objects; mimalloc serves them far cheaper than
@@ -42,10 +41,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             config.site_addr
         );
     }
-    let db = server::db::connect(&config.database_url).await?;
-    let auth = Auth::connect(db.clone(), auth_config)
-        .await
-        .map_err(|e| anyhow::anyhow!("DATABASE_URL: migrations failed: {e}"))?;
+    let (auth, db) = server::db::start(&config.database_url, auth_config).await?;
     if let Some(addr) = config.metrics_addr {
         let bound = server::telemetry::serve_metrics(addr).await?;
         tracing::info!("metrics on http://{bound}/metrics");

@@ -88,7 +88,7 @@ async fn bad_emails_and_passwords_are_400_validation() {
             (StatusCode::BAD_REQUEST, "validation".into())
         );
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessionflow_users").await, 0);
 }
 
 #[tokio::test]
@@ -173,12 +173,12 @@ async fn refresh_rotates_the_refresh_token_and_spends_the_old_one() {
         assert!(cookies.iter().any(|(n, _)| n == "refresh_token"));
         assert!(cookies.iter().any(|(n, _)| n == "access_token"));
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM refresh_tokens WHERE spent_at IS NOT NULL")
+            app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NOT NULL")
                 .await,
             1
         );
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM refresh_tokens WHERE spent_at IS NULL")
+            app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NULL")
                 .await,
             1
         );
@@ -288,7 +288,7 @@ async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair() {
             "the session survives"
         );
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL")
+            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
                 .await,
             0
         );
@@ -368,7 +368,7 @@ async fn logout_revokes_the_session_and_clears_cookies() {
             "invalid_token"
         );
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
+            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NULL")
                 .await,
             0
         );
@@ -726,7 +726,7 @@ async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     app.auth.sweep().await.unwrap();
     let users = app
-        .count("SELECT COUNT(DISTINCT user_id) FROM sessions")
+        .count("SELECT COUNT(DISTINCT user_id) FROM sessionflow_sessions")
         .await;
     assert_eq!(
         users, 1,

@@ -25,7 +25,7 @@ async fn login(app: &TestApp, client: &Client, email: &str, password: &str) -> R
 /// Whether the session an access token belongs to is still live.
 async fn live(app: &TestApp, access: &str) -> bool {
     app.count(&format!(
-        "SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL AND id = '{}'",
+        "SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NULL AND id = '{}'",
         sid_of(access)
     ))
     .await
@@ -368,11 +368,14 @@ async fn a_replayed_parent_after_logout_is_refused_even_inside_the_grace_window(
 async fn garbage_refresh_tokens_are_refused_without_touching_real_sessions() {
     let app = TestApp::spawn(&Backend::Sqlite).await;
     let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
-    let before = app.count("SELECT COUNT(*) FROM refresh_tokens").await;
+    let before = app
+        .count("SELECT COUNT(*) FROM sessionflow_refresh_tokens")
+        .await;
     let junk = join_all((0..64).map(|i| app.post_refresh_owned(format!("junk-{i}")))).await;
     assert!(junk.iter().all(|r| r.status() == 401));
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM refresh_tokens").await,
+        app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens")
+            .await,
         before
     );
     assert_eq!(app.post_refresh(&r0).await.status(), 200);
@@ -817,7 +820,7 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
         .unwrap()
         .as_millis() as i64;
     let age = |ms: i64| {
-        sqlx::query("UPDATE idempotency_keys SET created_at = $1")
+        sqlx::query("UPDATE sessionflow_idempotency_keys SET created_at = $1")
             .bind(now - ms)
             .execute(&app.db)
     };
@@ -831,7 +834,11 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
     );
     age(25 * hour).await.unwrap();
     app.auth.sweep().await.unwrap();
-    assert_eq!(app.count("SELECT COUNT(*) FROM idempotency_keys").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_idempotency_keys")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]

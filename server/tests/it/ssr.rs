@@ -130,7 +130,7 @@ async fn concurrent_page_loads_with_one_refresh_token_share_one_rotation() {
         assert_eq!(successors.len(), 1, "every tab got the same successor");
         assert_eq!(app.tokens_of(&sid_of(&access)).await, 2);
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NOT NULL")
+            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
                 .await,
             0
         );
@@ -163,7 +163,7 @@ async fn server_functions_called_over_http_answer_401_and_do_not_refresh() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "token_expired");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM refresh_tokens WHERE spent_at IS NOT NULL")
+        app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NOT NULL")
             .await,
         0
     );

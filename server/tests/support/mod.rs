@@ -113,9 +113,6 @@ impl TestApp {
         db_dir: std::sync::Arc<tempfile::TempDir>,
         tweak: impl FnOnce(AuthConfigBuilder) -> AuthConfigBuilder,
     ) -> Self {
-        let pool = server::db::connect(&db_url)
-            .await
-            .expect("database connects");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -123,9 +120,9 @@ impl TestApp {
         let config = tweak(AuthConfig::builder(SECRET).public_origins([format!("http://{addr}")]))
             .build()
             .expect("a valid configuration");
-        let auth = Auth::connect(pool.clone(), config)
+        let (auth, pool) = server::db::start(&db_url, config)
             .await
-            .expect("the engine's migrations apply");
+            .expect("the database connects and the migrations apply");
         let site_dir = tempfile::tempdir().expect("temp dir");
         let site = site_dir.path().join("site");
         for (path, contents) in SITE_FILES {
@@ -267,7 +264,7 @@ impl TestApp {
     /// Refresh tokens (spent or not) of one session: 1 + the number of rotations.
     pub async fn tokens_of(&self, sid: &str) -> i64 {
         use sqlx::Row;
-        sqlx::query("SELECT COUNT(*) FROM refresh_tokens WHERE session_id = $1")
+        sqlx::query("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE session_id = $1")
             .bind(sid)
             .fetch_one(&self.db)
             .await
@@ -465,7 +462,7 @@ impl HeldLock {
                 .execute(&mut conn)
                 .await
                 .expect("begin");
-            sqlx::query("SELECT hash FROM refresh_tokens WHERE hash = $1 FOR UPDATE")
+            sqlx::query("SELECT hash FROM sessionflow_refresh_tokens WHERE hash = $1 FOR UPDATE")
                 .bind(hash)
                 .fetch_one(&mut conn)
                 .await

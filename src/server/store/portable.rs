@@ -12,16 +12,12 @@ macro_rules! store_impl {
         impl $crate::server::store::Store for $store {
             $($own)*
 
-            async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-                $crate::server::store::migrator().run(&self.pool).await
-            }
-
             async fn find_account(
                 &self,
                 email: &str,
             ) -> Result<Option<(User, String)>, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT id, email, email_verified_at, password_hash FROM users WHERE email = $1",
+                    "SELECT id, email, email_verified_at, password_hash FROM sessionflow_users WHERE email = $1",
                 )
                     .bind(email)
                     .fetch_optional(&self.pool)
@@ -38,7 +34,7 @@ macro_rules! store_impl {
                 let _turn = self.writer().await;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO users (id, email, password_hash, created_at) \
+                    "INSERT INTO sessionflow_users (id, email, password_hash, created_at) \
                      VALUES ($1, $2, $3, $4)",
                 )
                 .bind(&account.user.id)
@@ -61,7 +57,7 @@ macro_rules! store_impl {
             async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
                 let row = sqlx::query(
                     "SELECT t.session_id, t.spent_at, s.user_id, s.revoked_at \
-                     FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+                     FROM sessionflow_refresh_tokens t JOIN sessionflow_sessions s ON s.id = t.session_id \
                      WHERE t.hash = $1",
                 )
                 .bind(hash)
@@ -84,7 +80,7 @@ macro_rules! store_impl {
                 sid: &str,
             ) -> Result<Option<TokenState>, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT spent_at, expires_at FROM refresh_tokens \
+                    "SELECT spent_at, expires_at FROM sessionflow_refresh_tokens \
                      WHERE hash = $1 AND session_id = $2",
                 )
                 .bind(hash)
@@ -106,9 +102,9 @@ macro_rules! store_impl {
             ) -> Result<bool, sqlx::Error> {
                 let _turn = self.writer().await;
                 let marked = sqlx::query(
-                    "UPDATE refresh_tokens SET replayed_at = $1 \
+                    "UPDATE sessionflow_refresh_tokens SET replayed_at = $1 \
                      WHERE hash = $2 AND replayed_at IS NULL AND EXISTS ( \
-                       SELECT 1 FROM refresh_tokens c WHERE c.hash = $3 AND c.session_id = $4 \
+                       SELECT 1 FROM sessionflow_refresh_tokens c WHERE c.hash = $3 AND c.session_id = $4 \
                        AND c.spent_at IS NULL AND c.expires_at > $1)",
                 )
                 .bind(now)
@@ -126,8 +122,8 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<Option<(User, i64)>, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT u.id, u.email, u.email_verified_at, s.expires_at FROM sessions s \
-                     JOIN users u ON u.id = s.user_id \
+                    "SELECT u.id, u.email, u.email_verified_at, s.expires_at FROM sessionflow_sessions s \
+                     JOIN sessionflow_users u ON u.id = s.user_id \
                      WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
                 )
                 .bind(sid)
@@ -146,7 +142,7 @@ macro_rules! store_impl {
             ) -> Result<bool, sqlx::Error> {
                 let row = match unspent {
                     None => sqlx::query(
-                        "SELECT 1 AS live FROM sessions \
+                        "SELECT 1 AS live FROM sessionflow_sessions \
                          WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
                     )
                     .bind(sid)
@@ -154,8 +150,8 @@ macro_rules! store_impl {
                     .fetch_optional(&self.pool)
                     .await?,
                     Some(hash) => sqlx::query(
-                        "SELECT 1 AS live FROM sessions s \
-                         JOIN refresh_tokens t ON t.session_id = s.id \
+                        "SELECT 1 AS live FROM sessionflow_sessions s \
+                         JOIN sessionflow_refresh_tokens t ON t.session_id = s.id \
                          WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
                          AND t.hash = $3 AND t.spent_at IS NULL",
                     )
@@ -169,7 +165,7 @@ macro_rules! store_impl {
             }
 
             async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error> {
-                sqlx::query("SELECT session_id FROM refresh_tokens WHERE hash = $1")
+                sqlx::query("SELECT session_id FROM sessionflow_refresh_tokens WHERE hash = $1")
                     .bind(hash)
                     .fetch_optional(&self.pool)
                     .await?
@@ -184,7 +180,7 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<bool, sqlx::Error> {
                 let done = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 \
+                    "UPDATE sessionflow_sessions SET revoked_at = $1 \
                      WHERE id = $2 AND ($3 IS NULL OR user_id = $3) AND revoked_at IS NULL",
                 )
                 .bind(now)
@@ -197,7 +193,7 @@ macro_rules! store_impl {
 
             async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
                 let done = sqlx::query(
-                    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                    "UPDATE sessionflow_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
                 )
                 .bind(now)
                 .bind(user_id)
@@ -213,7 +209,7 @@ macro_rules! store_impl {
                 cap: u32,
             ) -> Result<u64, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sessions \
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM sessionflow_sessions \
                      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 LIMIT $3) AS live",
                 )
                 .bind(user_id)
@@ -230,7 +226,7 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<Vec<StoredSession>, sqlx::Error> {
                 let rows = sqlx::query(
-                    "SELECT id, created_at, last_used_at, user_agent FROM sessions \
+                    "SELECT id, created_at, last_used_at, user_agent FROM sessionflow_sessions \
                      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
                      ORDER BY last_used_at DESC, created_at DESC",
                 )
@@ -251,22 +247,22 @@ macro_rules! store_impl {
             }
 
             async fn sweep(&self, cut: Sweep) -> Result<(), sqlx::Error> {
-                sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $2")
+                sqlx::query("DELETE FROM sessionflow_sessions WHERE expires_at < $1 OR revoked_at < $2")
                     .bind(cut.now)
                     .bind(cut.spent_before)
                     .execute(&self.pool)
                     .await?;
-                sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1 OR spent_at < $2")
+                sqlx::query("DELETE FROM sessionflow_refresh_tokens WHERE expires_at < $1 OR spent_at < $2")
                     .bind(cut.now)
                     .bind(cut.spent_before)
                     .execute(&self.pool)
                     .await?;
-                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+                sqlx::query("DELETE FROM sessionflow_idempotency_keys WHERE created_at < $1")
                     .bind(cut.idempotency_before)
                     .execute(&self.pool)
                     .await?;
                 // Buckets that are full again: nothing to remember.
-                sqlx::query("DELETE FROM rate_limits WHERE tat < $1")
+                sqlx::query("DELETE FROM sessionflow_rate_limits WHERE tat < $1")
                     .bind(cut.now)
                     .execute(&self.pool)
                     .await?;
@@ -281,7 +277,7 @@ macro_rules! store_impl {
                 now: i64,
             ) -> Result<bool, sqlx::Error> {
                 let inserted = sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at) \
+                    "INSERT INTO sessionflow_idempotency_keys (user_id, key, fingerprint, created_at) \
                      VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING",
                 )
                 .bind(user_id)
@@ -299,7 +295,7 @@ macro_rules! store_impl {
                 key: &str,
             ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
                 let row = sqlx::query(
-                    "SELECT fingerprint, status, headers, body, created_at FROM idempotency_keys \
+                    "SELECT fingerprint, status, headers, body, created_at FROM sessionflow_idempotency_keys \
                      WHERE user_id = $1 AND key = $2",
                 )
                 .bind(user_id)
@@ -327,7 +323,7 @@ macro_rules! store_impl {
                 body: &str,
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
-                    "UPDATE idempotency_keys SET status = $1, headers = $2, body = $3 \
+                    "UPDATE sessionflow_idempotency_keys SET status = $1, headers = $2, body = $3 \
                      WHERE user_id = $4 AND key = $5",
                 )
                 .bind(status)
@@ -341,7 +337,7 @@ macro_rules! store_impl {
             }
 
             async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
-                sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+                sqlx::query("DELETE FROM sessionflow_idempotency_keys WHERE user_id = $1 AND key = $2")
                     .bind(user_id)
                     .bind(key)
                     .execute(&self.pool)
@@ -358,10 +354,10 @@ macro_rules! store_impl {
             ) -> Result<Option<i64>, sqlx::Error> {
                 // One conditional upsert: taken when `RETURNING` answers.
                 let taken = sqlx::query(
-                    "INSERT INTO rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
+                    "INSERT INTO sessionflow_rate_limits (bucket, tat) VALUES ($1, $2 + $3) \
                      ON CONFLICT (bucket) DO UPDATE SET tat = \
-                       (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) + $3 \
-                     WHERE (CASE WHEN rate_limits.tat > $2 THEN rate_limits.tat ELSE $2 END) \
+                       (CASE WHEN sessionflow_rate_limits.tat > $2 THEN sessionflow_rate_limits.tat ELSE $2 END) + $3 \
+                     WHERE (CASE WHEN sessionflow_rate_limits.tat > $2 THEN sessionflow_rate_limits.tat ELSE $2 END) \
                        + $3 - $2 <= $4 \
                      RETURNING tat",
                 )
@@ -374,7 +370,7 @@ macro_rules! store_impl {
                 if taken.is_some() {
                     return Ok(None);
                 }
-                let tat = sqlx::query("SELECT tat FROM rate_limits WHERE bucket = $1")
+                let tat = sqlx::query("SELECT tat FROM sessionflow_rate_limits WHERE bucket = $1")
                     .bind(bucket)
                     .fetch_optional(&self.pool)
                     .await?
@@ -395,7 +391,7 @@ macro_rules! insert_session_fn {
             s: &NewSession,
         ) -> Result<(), sqlx::Error> {
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
+                "INSERT INTO sessionflow_sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
                  VALUES ($1, $2, $3, $3, $4, $5)",
             )
             .bind(&s.id)
@@ -406,7 +402,7 @@ macro_rules! insert_session_fn {
             .execute(&mut *conn)
             .await?;
             sqlx::query(
-                "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+                "INSERT INTO sessionflow_refresh_tokens (hash, session_id, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4)",
             )
             .bind(&s.refresh_hash)

@@ -42,6 +42,18 @@ store_impl!(PgStore, {
         Backend::Postgres
     }
 
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let legacy = sqlx::query_scalar::<_, i64>(super::MADE_BEFORE_THE_PREFIX)
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|n| n > 0);
+        if legacy {
+            super::legacy_migrator().run(&self.pool).await?;
+            super::legacy_postgres_migrator().run(&self.pool).await?;
+        }
+        super::migrator().run(&self.pool).await
+    }
+
     fn recovery(&self) -> &dyn super::recovery::RecoveryStore {
         &self.recovery
     }
@@ -56,20 +68,20 @@ store_impl!(PgStore, {
     async fn rotate(&self, r: Rotation<'_>) -> Result<Option<Rotated>, sqlx::Error> {
         let row = sqlx::query(
             "WITH spent AS ( \
-               UPDATE refresh_tokens t SET spent_at = $1 \
+               UPDATE sessionflow_refresh_tokens t SET spent_at = $1 \
                WHERE t.hash = $2 AND t.spent_at IS NULL AND t.expires_at > $1 AND EXISTS ( \
-                 SELECT 1 FROM sessions s \
+                 SELECT 1 FROM sessionflow_sessions s \
                  WHERE s.id = t.session_id AND s.revoked_at IS NULL AND s.expires_at > $1) \
                RETURNING t.session_id), \
              extended AS ( \
-               UPDATE sessions s SET last_used_at = $1, expires_at = $3 FROM spent \
+               UPDATE sessionflow_sessions s SET last_used_at = $1, expires_at = $3 FROM spent \
                WHERE s.id = spent.session_id AND s.revoked_at IS NULL \
                RETURNING s.id, s.user_id), \
              child AS ( \
-               INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+               INSERT INTO sessionflow_refresh_tokens (hash, session_id, created_at, expires_at) \
                SELECT $4, id, $1, $3 FROM extended) \
              SELECT e.id AS session_id, u.id, u.email, u.email_verified_at \
-             FROM extended e JOIN users u ON u.id = e.user_id",
+             FROM extended e JOIN sessionflow_users u ON u.id = e.user_id",
         )
         .bind(r.now)
         .bind(r.hash)

@@ -193,7 +193,7 @@ const INSERT_MAIL: &str = "INSERT INTO sessionflow_outbox (id, kind, recipient, 
 const VOID_RESET_LINKS: &str = "UPDATE sessionflow_account_tokens SET used_at = $1 \
      WHERE user_id = $2 AND purpose = 'reset' AND used_at IS NULL";
 
-const USER: &str = "SELECT id, email, email_verified_at FROM users WHERE id = $1";
+const USER: &str = "SELECT id, email, email_verified_at FROM sessionflow_users WHERE id = $1";
 
 #[async_trait::async_trait]
 impl<DB> RecoveryStore for SqlRecovery<DB>
@@ -397,7 +397,7 @@ where
         };
         let user_id: String = used.try_get("user_id")?;
         sqlx::query(
-            "UPDATE users SET password_hash = $1, \
+            "UPDATE sessionflow_users SET password_hash = $1, \
              email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $3",
         )
         .bind(password_hash)
@@ -411,14 +411,14 @@ where
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+            "UPDATE sessionflow_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(user_id.as_str())
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
+            "INSERT INTO sessionflow_sessions (id, user_id, created_at, last_used_at, expires_at, user_agent) \
              VALUES ($1, $2, $3, $3, $4, $5)",
         )
         .bind(session.id.as_str())
@@ -429,7 +429,7 @@ where
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) \
+            "INSERT INTO sessionflow_refresh_tokens (hash, session_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
         )
         .bind(session.refresh_hash.as_str())
@@ -451,7 +451,7 @@ where
     async fn verify_email(&self, hash: &str, now: i64) -> Result<Option<User>, sqlx::Error> {
         let _turn = self.turn().await;
         let row = sqlx::query(
-            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) \
+            "UPDATE sessionflow_users SET email_verified_at = COALESCE(email_verified_at, $2) \
              WHERE id = (SELECT user_id FROM sessionflow_account_tokens \
                WHERE hash = $1 AND purpose = 'verify' AND expires_at > $2) \
              RETURNING id, email, email_verified_at",
@@ -465,7 +465,7 @@ where
 
     async fn account(&self, user_id: &str) -> Result<Option<(User, String)>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, email, email_verified_at, password_hash FROM users WHERE id = $1",
+            "SELECT id, email, email_verified_at, password_hash FROM sessionflow_users WHERE id = $1",
         )
         .bind(user_id)
         .fetch_optional(&self.pool)
@@ -483,7 +483,7 @@ where
     ) -> Result<u64, sqlx::Error> {
         let _turn = self.turn().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        sqlx::query("UPDATE sessionflow_users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(user_id)
             .execute(&mut *tx)
@@ -494,7 +494,7 @@ where
             .execute(&mut *tx)
             .await?;
         let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 \
+            "UPDATE sessionflow_sessions SET revoked_at = $1 \
              WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3 RETURNING id",
         )
         .bind(now)

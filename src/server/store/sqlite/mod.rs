@@ -80,6 +80,18 @@ store_impl!(SqliteStore, {
         Backend::Sqlite
     }
 
+    async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        use crate::server::store::{legacy_migrator, migrator, MADE_BEFORE_THE_PREFIX};
+        let legacy = sqlx::query_scalar::<_, i64>(MADE_BEFORE_THE_PREFIX)
+            .fetch_one(&self.pool)
+            .await
+            .is_ok_and(|n| n > 0);
+        if legacy {
+            legacy_migrator().run(&self.pool).await?;
+        }
+        migrator().run(&self.pool).await
+    }
+
     fn recovery(&self) -> &dyn super::recovery::RecoveryStore {
         &self.recovery
     }

@@ -12,22 +12,22 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 use std::{path::PathBuf, sync::mpsc, sync::Arc, time::Duration};
 
 /// Spends the token if it is unspent, unexpired and its session live. `?1` now, `?2` the hash.
-pub(super) const SPEND: &str = "UPDATE refresh_tokens SET spent_at = ?1 \
+pub(super) const SPEND: &str = "UPDATE sessionflow_refresh_tokens SET spent_at = ?1 \
      WHERE hash = ?2 AND spent_at IS NULL AND expires_at > ?1 AND EXISTS ( \
-       SELECT 1 FROM sessions s \
-       WHERE s.id = refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?1) \
+       SELECT 1 FROM sessionflow_sessions s \
+       WHERE s.id = sessionflow_refresh_tokens.session_id AND s.revoked_at IS NULL AND s.expires_at > ?1) \
      RETURNING session_id";
 
 /// Extends the session and answers whose it is. `?1` now, `?2` the new expiry, `?3` the session.
-pub(super) const EXTEND: &str = "UPDATE sessions SET last_used_at = ?1, expires_at = ?2 \
+pub(super) const EXTEND: &str = "UPDATE sessionflow_sessions SET last_used_at = ?1, expires_at = ?2 \
      WHERE id = ?3 \
      RETURNING user_id, \
-       (SELECT email FROM users WHERE users.id = sessions.user_id) AS email, \
-       (SELECT email_verified_at FROM users WHERE users.id = sessions.user_id) AS email_verified_at";
+       (SELECT email FROM sessionflow_users WHERE sessionflow_users.id = sessionflow_sessions.user_id) AS email, \
+       (SELECT email_verified_at FROM sessionflow_users WHERE sessionflow_users.id = sessionflow_sessions.user_id) AS email_verified_at";
 
 /// Stores the successor. `?1` its hash, `?2` the session, `?3` now, `?4` its expiry.
 pub(super) const INSERT_CHILD: &str =
-    "INSERT INTO refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
+    "INSERT INTO sessionflow_refresh_tokens (hash, session_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)";
 
 /// Rotations committed together at most.
 const MAX_BATCH: usize = 128;
