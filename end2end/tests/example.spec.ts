@@ -49,3 +49,23 @@ test('the minimal example signs in through its own form', async ({ page, playwri
   await expect(page).toHaveURL(/\/private$/);
   await expect(page.getByTestId('message')).toContainText(email);
 });
+
+test('the minimal example shows the avatar its Content-Security-Policy allows from another host', async ({ page }) => {
+  // The avatar host answers from here: nothing leaves the machine. A request the policy refuses
+  // never reaches this handler, and the image stays empty.
+  await page.route('https://www.gravatar.com/**', (route) =>
+    route.fulfill({
+      contentType: 'image/svg+xml',
+      body: '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="32" height="32"/></svg>',
+    }),
+  );
+  const email = uniqueEmail('minimal-csp');
+  expect((await page.request.post('/api/auth/register', { data: { email, password: PASSWORD } })).status()).toBe(201);
+  const response = await page.goto('/private');
+  const policy = response?.headers()['content-security-policy'] ?? '';
+  expect(policy).toContain("img-src 'self' data: https://www.gravatar.com;");
+  expect(policy).toMatch(/script-src 'self' 'nonce-[^']+' 'wasm-unsafe-eval';/);
+  await expect
+    .poll(() => page.getByTestId('avatar').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+    .toBe(32);
+});

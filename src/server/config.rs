@@ -230,6 +230,9 @@ pub struct AuthConfig {
     pub(crate) body_limit: usize,
     pub(crate) liveness_ttl: Duration,
     pub(crate) recovery: RecoveryConfig,
+    /// Sources the app adds to the pages' Content-Security-Policy, by directive
+    /// ([`AuthConfigBuilder::csp_sources`]).
+    pub(crate) csp_sources: Vec<(String, Vec<String>)>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -284,6 +287,7 @@ impl AuthConfig {
                 max_attempts: 16,
                 poll: Duration::from_secs(1),
             },
+            csp_sources: Vec::new(),
         })
     }
 
@@ -439,6 +443,31 @@ impl AuthConfigBuilder {
     /// The sign-in page protected pages send signed-out visitors to.
     pub fn login_path(mut self, path: &str) -> Self {
         self.0.login_path = path.into();
+        self
+    }
+
+    /// Adds `sources` to one directive of the pages' Content-Security-Policy: an image host
+    /// (`.csp_sources("img-src", ["https://avatars.example.com"])`), a font host (`font-src`),
+    /// an analytics endpoint (`connect-src`). The policy only grows: the directive keeps
+    /// `'self'` and its defaults, scripts keep the per-request nonce and `'wasm-unsafe-eval'`.
+    /// Called again for the same directive, the sources add up.
+    ///
+    /// The directives: `default-src`, `script-src`, `style-src`, `img-src`, `font-src`,
+    /// `connect-src`, `media-src`, `frame-src`, `worker-src`, `manifest-src`, `form-action`.
+    /// [`build`](Self::build) refuses another directive, an empty source, a source with
+    /// whitespace, `;`, `,` or a character outside visible ASCII, and the sources that would
+    /// weaken the policy: `*`, `'unsafe-inline'`, `'unsafe-eval'`, `'unsafe-hashes'`, and in
+    /// `script-src` or `default-src` a bare scheme (`https:`, `data:`…), which allows any script.
+    pub fn csp_sources<I, S>(mut self, directive: &str, sources: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let sources = sources.into_iter().map(Into::into).collect::<Vec<_>>();
+        match self.0.csp_sources.iter_mut().find(|(d, _)| d == directive) {
+            Some((_, known)) => known.extend(sources),
+            None => self.0.csp_sources.push((directive.to_owned(), sources)),
+        }
         self
     }
 
@@ -661,6 +690,9 @@ impl AuthConfigBuilder {
                 format!("expected an address like no-reply@example.com ({e})"),
             ));
         }
+        for (directive, sources) in &c.csp_sources {
+            check_csp_sources(directive, sources)?;
+        }
         if c.recovery.require_verified && !c.mail_enabled() {
             return Err(ConfigError::new(
                 "REQUIRE_VERIFIED_EMAIL",
@@ -670,6 +702,58 @@ impl AuthConfigBuilder {
         }
         Ok(c)
     }
+}
+
+/// The directives [`AuthConfigBuilder::csp_sources`] may extend.
+pub(crate) const CSP_DIRECTIVES: &[&str] = &[
+    "default-src",
+    "script-src",
+    "style-src",
+    "img-src",
+    "font-src",
+    "connect-src",
+    "media-src",
+    "frame-src",
+    "worker-src",
+    "manifest-src",
+    "form-action",
+];
+
+/// The rules of [`AuthConfigBuilder::csp_sources`].
+fn check_csp_sources(directive: &str, sources: &[String]) -> Result<(), ConfigError> {
+    let fail = |value: &str, reason: String| Err(ConfigError::new("csp_sources", value, reason));
+    if !CSP_DIRECTIVES.contains(&directive) {
+        return fail(
+            directive,
+            format!(
+                "not a directive the policy may extend: one of {}",
+                CSP_DIRECTIVES.join(", ")
+            ),
+        );
+    }
+    for source in sources {
+        if source.is_empty()
+            || !source.bytes().all(|b| b.is_ascii_graphic())
+            || source.contains([';', ','])
+        {
+            return fail(
+                source,
+                format!("{directive}: one source per item, visible ASCII without ';' or ','"),
+            );
+        }
+        let lower = source.to_ascii_lowercase();
+        if ["*", "'unsafe-inline'", "'unsafe-eval'", "'unsafe-hashes'"].contains(&lower.as_str()) {
+            return fail(source, format!("{directive}: would weaken the policy"));
+        }
+        let bare_scheme = lower.ends_with(':') && !lower.contains('/');
+        if bare_scheme && matches!(directive, "script-src" | "default-src") {
+            return fail(
+                source,
+                format!("{directive}: a bare scheme would allow any script; name a host"),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether `path` lies under the API `prefix` (which ends with a slash). The one definition of
@@ -812,6 +896,47 @@ mod tests {
             .public_origins(["a.example"])
             .build();
         assert_eq!(bad.unwrap_err().var, "PUBLIC_URL");
+    }
+
+    #[test]
+    fn csp_sources_that_would_weaken_or_break_the_policy_are_refused() {
+        let with = |directive: &str, source: &str| {
+            AuthConfig::builder(SECRET)
+                .csp_sources(directive, [source])
+                .build()
+        };
+        for (directive, source) in [
+            ("img-src", "https://avatars.example.com"),
+            ("font-src", "https://fonts.example.com"),
+            ("connect-src", "wss://live.example.com"),
+            ("img-src", "blob:"),
+            ("script-src", "https://cdn.example.com/lib.js"),
+            ("form-action", "https://pay.example.com"),
+        ] {
+            let c = with(directive, source).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                c.csp_sources,
+                [(directive.to_owned(), vec![source.to_owned()])]
+            );
+        }
+        for (directive, source) in [
+            ("img-src", "*"),
+            ("style-src", "'unsafe-inline'"),
+            ("script-src", "'UNSAFE-EVAL'"),
+            ("script-src", "'unsafe-hashes'"),
+            ("script-src", "https:"),
+            ("default-src", "data:"),
+            ("img-src", "https://a.example.com https://b.example.com"),
+            ("img-src", "https://a.example.com; script-src *"),
+            ("img-src", "https://a.example.com,https://b.example.com"),
+            ("img-src", ""),
+            ("img-src", "https://bücher.example"),
+            ("frame-ancestors", "https://a.example.com"),
+            ("sandbox", "allow-scripts"),
+        ] {
+            let e = with(directive, source).expect_err(source);
+            assert_eq!(e.var, "csp_sources", "{directive} {source}: {e}");
+        }
     }
 
     #[test]

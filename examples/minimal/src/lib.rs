@@ -107,6 +107,9 @@ fn Reset() -> impl IntoView {
     }
 }
 
+/// A picture from another origin, which the default policy (`img-src 'self' data:`) refuses.
+pub const AVATAR: &str = "https://www.gravatar.com/avatar/?d=mp&s=32";
+
 #[component]
 fn Private() -> impl IntoView {
     let asked = RwSignal::new(0);
@@ -114,6 +117,8 @@ fn Private() -> impl IntoView {
     let out = ServerAction::<SignOut>::new();
     view! {
         <h1>"Private"</h1>
+        // From an avatar host: main.rs adds it to the Content-Security-Policy's img-src.
+        <img data-testid="avatar" src=AVATAR alt="" width="32" height="32"/>
         <Transition fallback=|| "…">
             {move || Suspend::new(async move {
                 match message.await {

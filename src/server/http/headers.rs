@@ -19,11 +19,11 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub(crate) struct CspNonce(pub String);
 
-/// What the policy allows beyond the app's own origin.
+/// The headers pages get, with the policy built once at install.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SecurityHeaders {
-    /// Extra `connect-src` sources, e.g. `ws:` for `cargo leptos watch`'s live reload.
-    pub connect_src: Vec<String>,
+    /// The Content-Security-Policy around its nonce ([`Csp`]).
+    pub csp: Csp,
     /// Requests under this prefix (the JSON API, server functions) answer no pages: no nonce.
     pub api_prefix: String,
     /// The `<meta>` tag with the browser layer's settings ([`page_meta`]).
@@ -80,17 +80,75 @@ fn with_page_meta(res: Response, meta: Bytes) -> Response {
     Response::from_parts(parts, Body::from_stream(stream))
 }
 
-impl SecurityHeaders {
-    fn csp(&self, nonce: &str) -> String {
-        let connect = std::iter::once("'self'".to_owned())
-            .chain(self.connect_src.iter().cloned())
+/// The pages' Content-Security-Policy, as the text before and after the request's nonce.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Csp {
+    before_nonce: String,
+    after_nonce: String,
+}
+
+/// The policy's directives and their sources: scripts only the app's own (`'self'`, and inline
+/// ones only with the request's nonce; `'wasm-unsafe-eval'` to compile the wasm), everything
+/// else from the app's origin, no plugins, no framing. `{nonce}` marks the nonce's place.
+const CSP_DEFAULTS: &[(&str, &str)] = &[
+    ("default-src", "'self'"),
+    ("script-src", "'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+    ("style-src", "'self'"),
+    ("img-src", "'self' data:"),
+    ("connect-src", "'self'"),
+    ("object-src", "'none'"),
+    ("base-uri", "'self'"),
+    ("form-action", "'self'"),
+    ("frame-ancestors", "'none'"),
+];
+
+impl Csp {
+    /// The default policy with the app's `extra` sources (checked by the configuration) added to
+    /// their directives. A directive the defaults leave to `default-src` gets `'self'` first, so
+    /// adding to it never allows less than before.
+    pub(crate) fn new(extra: &[(String, Vec<String>)]) -> Self {
+        let mut directives: Vec<(&str, String)> = CSP_DEFAULTS
+            .iter()
+            .map(|(d, s)| (*d, (*s).to_owned()))
+            .collect();
+        for (directive, sources) in extra {
+            if sources.is_empty() {
+                continue;
+            }
+            let at = match directives.iter().position(|(d, _)| d == directive) {
+                Some(at) => at,
+                None => {
+                    // Before `object-src`: the fetch directives stay together.
+                    let at = directives.len() - 4;
+                    directives.insert(at, (directive.as_str(), "'self'".to_owned()));
+                    at
+                }
+            };
+            for source in sources {
+                let known = directives[at].1.split(' ').any(|s| s == source);
+                if !known {
+                    directives[at].1.push(' ');
+                    directives[at].1.push_str(source);
+                }
+            }
+        }
+        let policy = directives
+            .iter()
+            .map(|(d, s)| format!("{d} {s}"))
             .collect::<Vec<_>>()
-            .join(" ");
-        format!(
-            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-             style-src 'self'; img-src 'self' data:; connect-src {connect}; object-src 'none'; \
-             base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-        )
+            .join("; ");
+        let (before, after) = policy
+            .split_once("{nonce}")
+            .expect("script-src holds the nonce");
+        Self {
+            before_nonce: before.to_owned(),
+            after_nonce: after.to_owned(),
+        }
+    }
+
+    /// The policy for a response whose scripts carry `nonce`.
+    pub(crate) fn with_nonce(&self, nonce: &str) -> String {
+        [self.before_nonce.as_str(), nonce, &self.after_nonce].concat()
     }
 }
 
@@ -132,7 +190,7 @@ pub(crate) async fn security_headers(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if let (true, Some(nonce)) = (html, &nonce) {
-        if let Ok(v) = HeaderValue::from_str(&policy.csp(nonce)) {
+        if let Ok(v) = HeaderValue::from_str(&policy.csp.with_nonce(nonce)) {
             headers.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         return with_page_meta(res, policy.page_meta.clone());
@@ -165,6 +223,61 @@ pub(crate) fn provide_nonce() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn extra(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+        pairs
+            .iter()
+            .map(|(d, s)| (d.to_string(), s.iter().map(|s| s.to_string()).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_policy_allows_only_the_apps_own_scripts() {
+        assert_eq!(
+            Csp::new(&[]).with_nonce("N0nce"),
+            "default-src 'self'; script-src 'self' 'nonce-N0nce' 'wasm-unsafe-eval'; \
+             style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+             base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        );
+    }
+
+    #[test]
+    fn an_app_adds_hosts_to_a_directive_and_the_defaults_stay() {
+        let csp = Csp::new(&extra(&[
+            ("img-src", &["https://avatars.example.com"]),
+            ("font-src", &["https://fonts.example.com"]),
+            ("script-src", &["https://cdn.example.com"]),
+            ("img-src", &["https://cdn.example.com", "data:"]),
+        ]))
+        .with_nonce("abc");
+        let directive = |name: &str| {
+            csp.split("; ")
+                .find(|d| d.split(' ').next() == Some(name))
+                .unwrap_or_else(|| panic!("{name} in {csp}"))
+                .to_owned()
+        };
+        assert_eq!(
+            directive("img-src"),
+            "img-src 'self' data: https://avatars.example.com https://cdn.example.com"
+        );
+        // A directive the defaults leave to default-src starts from 'self'.
+        assert_eq!(
+            directive("font-src"),
+            "font-src 'self' https://fonts.example.com"
+        );
+        assert_eq!(
+            directive("script-src"),
+            "script-src 'self' 'nonce-abc' 'wasm-unsafe-eval' https://cdn.example.com"
+        );
+        for kept in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert_eq!(directive(kept.split(' ').next().unwrap()), kept);
+        }
+    }
 
     #[test]
     fn the_settings_tag_goes_right_after_the_head_tag_and_nowhere_else() {

@@ -3,7 +3,7 @@
 use crate::server::{
     auth::Auth,
     http::csrf::csrf_guard,
-    http::headers::{no_store, security_headers, SecurityHeaders},
+    http::headers::{no_store, security_headers, Csp, SecurityHeaders},
     http::idempotency::idempotency,
     http::page_layer::{page_turns, session_layer, SessionLayerState},
     http::status::error_status,
@@ -98,13 +98,13 @@ impl Auth {
         let (engine_api, _) =
             crate::server::http::api::router(self.config().api_prefix()).split_for_parts();
         let engine_api = engine_api.layer(from_fn(no_store)).with_state(self.clone());
+        // `cargo leptos watch` reloads the page over a websocket on another port.
+        let mut csp_sources = self.config().csp_sources.clone();
+        if std::env::var_os("LEPTOS_WATCH").is_some() {
+            csp_sources.push(("connect-src".into(), vec!["ws:".into()]));
+        }
         let headers = Arc::new(SecurityHeaders {
-            // `cargo leptos watch` reloads the page over a websocket on another port.
-            connect_src: if std::env::var_os("LEPTOS_WATCH").is_some() {
-                vec!["ws:".into()]
-            } else {
-                Vec::new()
-            },
+            csp: Csp::new(&csp_sources),
             api_prefix: self.config().api_prefix().to_owned(),
             page_meta: crate::server::http::headers::page_meta(
                 &self.config().refresh_path(),
