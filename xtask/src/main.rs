@@ -512,6 +512,10 @@ fn cargo_tool(bin: &str, krate: &str) -> Result {
 /// database can be fetched (or is already on this machine).
 fn deny() -> Result {
     cargo_tool("cargo-deny", "cargo-deny")?;
+    // cargo-deny reads the metadata of every platform's crates; builds here download only
+    // this platform's, so a fresh machine lacks some (core-foundation, say) and --offline fails.
+    step("cargo fetch (every platform's crates, from the registry)");
+    run("cargo", &["fetch", "--locked"])?;
     step("cargo deny: licences, bans, sources");
     run(
         "cargo",
