@@ -1,12 +1,38 @@
 //! The server half of the engine (`ssr` feature).
 //!
-//! - [`Auth`]: built by [`Auth::connect`] from the app's database pool and an
-//!   [`config::AuthConfig`]; [`Auth::install`] puts everything it needs on the app's
-//!   axum `Router` in the right order.
-//! - [`context`]: what server functions call (the caller, sign-in, sign-out, devices).
+//! Connecting and installing:
+//!
+//! - [`Auth`]: the engine. [`Auth::connect`] builds it from a [`Database`] (a URL or the app's
+//!   pool) and a [`config::AuthConfig`], and runs its migrations; [`Auth::install`] puts
+//!   everything it needs on the app's axum `Router` in the right order.
+//! - [`Database`]: what [`Auth::connect`] accepts, built with `From` from a URL, an `AnyPool`,
+//!   a `SqlitePool` or a `PgPool`.
+//! - [`PagePolicy`]: which pages need a session and which are for signed-out visitors.
+//! - [`SessionRoutes`]: registers the app's Leptos routes with the engine's render context (the
+//!   CSP nonce); [`page_context`] does the same for a render the app makes itself.
+//! - [`page_turns`]: the middleware that makes a page render wait for one of the
+//!   `page_concurrency` turns (the routes of [`SessionRoutes`] already have it).
+//! - [`serve`]: serves the router with each client's address and a graceful stop.
+//! - [`config`]: [`config::AuthConfig`], its builder, and [`config::ConfigError`].
+//! - [`mail`]: the mail seam, the shipped mailers and the outbox worker.
+//!
+//! For server functions and handlers:
+//!
+//! - [`context`]: what server functions call (the caller, sign-in, sign-out, devices, account
+//!   recovery).
 //! - [`extract`]: the axum extractors for the app's own JSON handlers.
-//! - [`Error`]: the server-side error; it becomes the contract's [`ApiError`](crate::ApiError)
-//!   (and is logged, once) where it turns into a response.
+//! - [`api`]: the engine's JSON endpoints (`/api/auth/*`, `/api/me`) and [`api::ApiJson`] for the
+//!   app's own.
+//! - [`RequestSession`]: what a request knows of its caller; [`Principal`]: a signed-in user in
+//!   one session; [`TokenPair`]: a freshly issued access and refresh token.
+//! - [`ClientInfo`]: the client address and user agent of an attempt the limits count.
+//!
+//! Errors and metrics:
+//!
+//! - [`Error`]: the server-side error; it becomes the [`ApiError`](crate::ApiError) every
+//!   failure answers (and is logged, once) where it turns into a response.
+//! - [`RefreshFailure`]: why a refresh gave no new pair (definitive or transient).
+//! - [`RefreshPath`], [`RequestKind`]: the labels of the refresh and request-duration metrics.
 
 // The parts, one owner each (docs/architecture.md, "Modules"): `auth` (`Auth`, which composes
 // the others), `sessions` (rotation rules, flights, liveness, token material), `accounts`
