@@ -145,71 +145,29 @@
 //! The repository's `docs/` (included in the package) has the rules in depth: the
 //! configuration table (`docs/configuration.md`), the token protocol, the browser layer, HTTP
 //! behaviour, limits, operations, and a glossary.
+//!
+//! [`server`]: crate::server
+//! [`server::context`]: crate::server::context
+//! [`context::require_user`]: crate::server::context::require_user
+//! [`context::sign_in`]: crate::server::context::sign_in
+//! [`AuthConfig`]: crate::server::config::AuthConfig
+//! [`AuthConfigBuilder`]: crate::server::config::AuthConfigBuilder
+//! [`AuthConfig::builder`]: crate::server::config::AuthConfig::builder
+//! [`AuthConfig::from_env`]: crate::server::config::AuthConfig::from_env
+//! [`AuthConfigBuilder::from_lookup`]: crate::server::config::AuthConfigBuilder::from_lookup
+//! [`ConfigError`]: crate::server::config::ConfigError
+//! [`MailTransport`]: crate::server::config::MailTransport
+//! [`SessionRoutes`]: crate::server::SessionRoutes
+//! [`PagePolicy`]: crate::server::PagePolicy
+//! [`Auth::install`]: crate::server::Auth::install
+//! [`Auth::connect`]: crate::server::Auth::connect
+//! [`serve`]: crate::server::serve
+//! [`browser`]: crate::browser
+//! [`install_default_hook`]: crate::browser::install_default_hook
+//! [`default_policy`]: crate::browser::default_policy
+//! [`set_request_failure`]: crate::browser::set_request_failure
+//! [`LayerConfig`]: crate::browser::LayerConfig
 #![cfg_attr(docsrs, feature(doc_cfg))]
-// Links to the ssr half resolve when it is built; without it they point at "The two halves".
-#![cfg_attr(
-    feature = "ssr",
-    doc = "
-[`server`]: crate::server
-[`server::context`]: crate::server::context
-[`context::require_user`]: crate::server::context::require_user
-[`context::sign_in`]: crate::server::context::sign_in
-[`AuthConfig`]: crate::server::config::AuthConfig
-[`AuthConfigBuilder`]: crate::server::config::AuthConfigBuilder
-[`AuthConfig::builder`]: crate::server::config::AuthConfig::builder
-[`AuthConfig::from_env`]: crate::server::config::AuthConfig::from_env
-[`AuthConfigBuilder::from_lookup`]: crate::server::config::AuthConfigBuilder::from_lookup
-[`ConfigError`]: crate::server::config::ConfigError
-[`MailTransport`]: crate::server::config::MailTransport
-[`SessionRoutes`]: crate::server::SessionRoutes
-[`PagePolicy`]: crate::server::PagePolicy
-[`Auth::install`]: crate::server::Auth::install
-[`Auth::connect`]: crate::server::Auth::connect
-[`serve`]: crate::server::serve
-"
-)]
-#![cfg_attr(
-    not(feature = "ssr"),
-    doc = "
-[`server`]: #the-two-halves
-[`server::context`]: #the-two-halves
-[`context::require_user`]: #the-two-halves
-[`context::sign_in`]: #the-two-halves
-[`AuthConfig`]: #the-two-halves
-[`AuthConfigBuilder`]: #the-two-halves
-[`AuthConfig::builder`]: #the-two-halves
-[`AuthConfig::from_env`]: #the-two-halves
-[`AuthConfigBuilder::from_lookup`]: #the-two-halves
-[`ConfigError`]: #the-two-halves
-[`MailTransport`]: #the-two-halves
-[`SessionRoutes`]: #the-two-halves
-[`PagePolicy`]: #the-two-halves
-[`Auth::install`]: #the-two-halves
-[`Auth::connect`]: #the-two-halves
-[`serve`]: #the-two-halves
-"
-)]
-// Links to the hydrate half resolve when it is built; without it they point at "The two halves".
-#![cfg_attr(
-    feature = "hydrate",
-    doc = "
-[`browser`]: crate::browser
-[`install_default_hook`]: crate::browser::install_default_hook
-[`default_policy`]: crate::browser::default_policy
-[`set_request_failure`]: crate::browser::set_request_failure
-[`LayerConfig`]: crate::browser::LayerConfig
-"
-)]
-#![cfg_attr(
-    not(feature = "hydrate"),
-    doc = "
-[`browser`]: #the-two-halves
-[`install_default_hook`]: #the-two-halves
-[`default_policy`]: #the-two-halves
-[`set_request_failure`]: #the-two-halves
-[`LayerConfig`]: #the-two-halves
-"
-)]
 #![warn(missing_docs)]
 
 pub mod error;
