@@ -22,11 +22,12 @@ async fn main() -> anyhow::Result<()> {
     let env = |k: &str| std::env::var(k).ok();
     let url = env("DATABASE_URL").unwrap_or_else(|| "sqlite://minimal.db?mode=rwc".into());
     let secret = env("JWT_SECRET").unwrap_or_else(|| DEVELOPMENT_SECRET.into());
-    // Every engine variable of the README's table, checked by the engine.
+    // Every engine variable of the README's table, checked by the engine; the private page's
+    // avatar comes from another host, which the Content-Security-Policy must allow.
     let config = AuthConfigBuilder::from_lookup(env, options.site_addr)?
         .with_secret(secret)
-        .csp_sources("img-src", ["https://www.gravatar.com"]); // the private page's avatar
-                                                               // Opens the database and applies the engine's own migrations.
+        .csp_sources("img-src", ["https://www.gravatar.com"]);
+    // Opens the database and applies the engine's own migrations.
     let auth = Auth::connect(url, config.build()?).await?;
     let app = Router::new()
         .session_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
