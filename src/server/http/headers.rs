@@ -119,7 +119,10 @@ impl Csp {
                 Some(at) => at,
                 None => {
                     // Before `object-src`: the fetch directives stay together.
-                    let at = directives.len() - 4;
+                    let at = directives
+                        .iter()
+                        .position(|(d, _)| *d == "object-src")
+                        .unwrap_or(directives.len());
                     directives.insert(at, (directive.as_str(), "'self'".to_owned()));
                     at
                 }
