@@ -757,6 +757,21 @@ async fn a_refresh_token_of_the_wrong_type_is_refused_not_read_as_absent() {
                 "{path} {body}"
             );
         }
+        // Whitespace is not JSON either (schemathesis sent a lone "\r"): refused, not read as
+        // no body, which would sign out by cookie.
+        let res = app
+            .bare()
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .body("\r")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_code(res).await,
+            (reqwest::StatusCode::BAD_REQUEST, "validation".into()),
+            "{path} with a whitespace body"
+        );
     }
     // Nothing was signed out by the malformed calls; a `null` body (the description's optional
     // body) and no body at all still work.

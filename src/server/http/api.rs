@@ -265,7 +265,8 @@ fn presented_refresh(
     headers: &HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(Option<String>, bool), ApiError> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+    // Only an empty body is "no body": whitespace alone is not JSON.
+    let from_body = if body.is_empty() {
         None
     } else {
         // `null` (the description's optional body) or an object; serde alone would also read
