@@ -27,9 +27,16 @@
 //! reach the server), and so do sign-in and sign-out in any tab of the browser
 //! ([`Session::signed_in`], [`Session::signed_out`]). On the server it is per request (context),
 //! never a global.
+//!
+//! The session never calls the layer: it is plain reactive state that the layer writes. The
+//! layer finds the page's session through [`provided`] and registers a [`Listener`] to hear of
+//! the session being provided and of sign-ins and sign-outs made in this tab (which it tells the
+//! other tabs).
 
 use crate::types::User;
 use leptos::prelude::*;
+#[cfg(feature = "hydrate")]
+use std::cell::Cell;
 
 /// What the request layer is going through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,14 +69,14 @@ impl Session {
     pub fn signed_in(&self, user: User) {
         self.set_user(Some(user.clone()));
         #[cfg(feature = "hydrate")]
-        crate::browser::announce_signed_in(&user);
+        tell(|l| (l.signed_in_or_out)(Some(&user)));
     }
 
     /// Records a sign-out in this tab and tells the other tabs.
     pub fn signed_out(&self) {
         self.set_user(None);
         #[cfg(feature = "hydrate")]
-        crate::browser::announce_signed_out();
+        tell(|l| (l.signed_in_or_out)(None));
     }
 
     /// Updates the user (and the version when it changed) without telling anyone.
@@ -97,7 +104,10 @@ pub fn provide_session() -> Session {
     };
     provide_context(session);
     #[cfg(feature = "hydrate")]
-    crate::browser::attach_session(session);
+    {
+        page::PROVIDED.with(|p| p.set(Some(session)));
+        tell(|l| (l.provided)(session));
+    }
     session
 }
 
@@ -107,4 +117,50 @@ pub fn provide_session() -> Session {
 /// When no ancestor called [`provide_session`].
 pub fn use_session() -> Session {
     expect_context::<Session>()
+}
+
+/// Who hears of the page's session besides its components: the browser's request layer
+/// registers one ([`listen`]).
+#[cfg(feature = "hydrate")]
+#[derive(Clone, Copy)]
+pub(crate) struct Listener {
+    /// The page's session was provided.
+    pub provided: fn(Session),
+    /// This tab signed in (`Some`) or out (`None`).
+    pub signed_in_or_out: fn(Option<&User>),
+}
+
+/// The page's session and its listener: one page per browser thread, never on the server.
+#[cfg(feature = "hydrate")]
+mod page {
+    use super::{Listener, Session};
+    use std::cell::Cell;
+
+    thread_local! {
+        pub(super) static PROVIDED: Cell<Option<Session>> = const { Cell::new(None) };
+        pub(super) static LISTENER: Cell<Option<Listener>> = const { Cell::new(None) };
+    }
+}
+
+/// Registers the listener (the first registration hears of a session provided before it).
+#[cfg(feature = "hydrate")]
+pub(crate) fn listen(listener: Listener) {
+    if page::LISTENER.with(|l| l.replace(Some(listener))).is_none() {
+        if let Some(session) = provided() {
+            (listener.provided)(session);
+        }
+    }
+}
+
+/// The page's session, once [`provide_session`] ran in the browser.
+#[cfg(feature = "hydrate")]
+pub(crate) fn provided() -> Option<Session> {
+    page::PROVIDED.with(Cell::get)
+}
+
+#[cfg(feature = "hydrate")]
+fn tell(f: impl FnOnce(&Listener)) {
+    if let Some(listener) = page::LISTENER.with(Cell::get) {
+        f(&listener);
+    }
 }

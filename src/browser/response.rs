@@ -55,7 +55,7 @@ impl<E: FromServerFnError> ClientRes<E> for AuthResponse {
             let step = match JsFuture::from(reader.read()).await {
                 Ok(step) => step,
                 Err(e) => {
-                    let message = format!("the stream broke: {}", crate::browser::js_message(&e));
+                    let message = format!("the stream broke: {}", super::platform::js_message(&e));
                     return Some((Err(Bytes::from(message)), None));
                 }
             };

@@ -1,24 +1,37 @@
-//! Sending one server-function call: rebuilt from its parts for each attempt (a `fetch` request
-//! cannot be re-sent), each attempt with its own `AbortController` and timeout, registered so
-//! that [`abort_all_requests`] can reach it. Every failure goes to the hook, which decides.
+//! The bottom of the layer: one attempt of a call. A request is rebuilt from its parts for each
+//! attempt (a `fetch` request cannot be re-sent), each attempt with its own `AbortController`
+//! and timeout, registered so that [`abort_all_requests`] can reach it; what went wrong is
+//! described for the hook ([`classify`]). Owns the calls in flight.
 
-use super::{config, js_message, refresh, response::AuthResponse, sleep, state, with_session};
+use super::{
+    config::config,
+    platform::{js_message, random_bytes, sleep},
+};
 use crate::{
     error::ApiError,
-    retry::{timeout, with_recovery, Cause, FailureInfo, Outcome, Recovery},
-    session::SessionStatus,
+    retry::{timeout, FailureInfo},
 };
-use leptos::prelude::{GetUntracked, Set};
-use send_wrapper::SendWrapper;
-use server_fn::{
-    error::{FromServerFnError, ServerFnErrorErr},
-    request::browser::BrowserRequest,
+use server_fn::request::browser::BrowserRequest;
+use std::{
+    cell::{Cell, RefCell},
+    collections::HashMap,
+    rc::Rc,
 };
-use std::{cell::Cell, future::Future, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-pub(crate) struct InFlight {
+/// The calls in flight, by id, so that they can all be aborted.
+#[derive(Default)]
+struct Calls {
+    in_flight: RefCell<HashMap<u64, InFlight>>,
+    next: Cell<u64>,
+}
+
+thread_local! {
+    static CALLS: Calls = Calls::default();
+}
+
+struct InFlight {
     controller: web_sys::AbortController,
     abort_code: Rc<Cell<Option<u16>>>,
     /// Whether this call already used its retry for 401: aborting it for a refresh again would
@@ -29,7 +42,7 @@ pub(crate) struct InFlight {
 /// Aborts every in-flight call with `code`; the hook sees `aborted` and `abort_code`. Calls that
 /// already used their retry for 401 are left alone when the code is 401.
 pub fn abort_all_requests(code: u16) {
-    let targets: Vec<_> = state::with(|l| {
+    let targets: Vec<_> = CALLS.with(|l| {
         l.in_flight
             .borrow()
             .values()
@@ -51,7 +64,7 @@ struct Registration {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        let entry = state::with(|l| l.in_flight.borrow_mut().remove(&self.id));
+        let entry = CALLS.with(|l| l.in_flight.borrow_mut().remove(&self.id));
         if let (false, Some(entry)) = (self.settled, entry) {
             entry.controller.abort();
         }
@@ -59,25 +72,27 @@ impl Drop for Registration {
 }
 
 /// The parts a request is rebuilt from.
-struct Template {
+pub(crate) struct Template {
     method: String,
     url: String,
     headers: web_sys::Headers,
     body: Option<js_sys::Uint8Array>,
 }
 
-struct Sent {
-    response: web_sys::Response,
-    info: Option<FailureInfo>,
+/// An answer, with what the hook is told when it is an error (status 400 or more).
+pub(crate) struct Sent {
+    pub response: web_sys::Response,
+    pub info: Option<FailureInfo>,
 }
 
-enum AttemptError {
+/// An attempt that got no answer; `generation` is the one it was sent under.
+pub(crate) enum AttemptError {
     Aborted { code: Option<u16>, generation: u64 },
     TimedOut { generation: u64 },
     Network { message: String, generation: u64 },
 }
 
-async fn template(req: BrowserRequest) -> Result<Template, String> {
+pub(crate) async fn template(req: BrowserRequest) -> Result<Template, String> {
     let base: web_sys::Request = req.into();
     let method = base.method();
     let headers =
@@ -102,7 +117,7 @@ async fn template(req: BrowserRequest) -> Result<Template, String> {
 
 /// A random UUID (v4).
 pub(crate) fn idempotency_key() -> String {
-    uuid_v4(state::random_bytes())
+    uuid_v4(random_bytes())
 }
 
 fn uuid_v4(mut b: [u8; 16]) -> String {
@@ -143,8 +158,13 @@ pub(crate) fn fetch(
     Ok(JsFuture::from(window.fetch_with_request(&request)))
 }
 
-async fn attempt(t: &Template, auth_retried: bool) -> Result<Sent, AttemptError> {
-    let generation = refresh::generation();
+/// Sends `t` once under the session `generation`; `auth_retried`: this call already used its
+/// retry for 401.
+pub(crate) async fn attempt(
+    t: &Template,
+    auth_retried: bool,
+    generation: u64,
+) -> Result<Sent, AttemptError> {
     let network = |e: JsValue| AttemptError::Network {
         message: js_message(&e),
         generation,
@@ -160,9 +180,9 @@ async fn attempt(t: &Template, auth_retried: bool) -> Result<Sent, AttemptError>
     .map_err(network)?;
 
     let abort_code = Rc::new(Cell::new(None));
-    let id = state::with(|l| {
-        let id = l.next_call.get() + 1;
-        l.next_call.set(id);
+    let id = CALLS.with(|l| {
+        let id = l.next.get() + 1;
+        l.next.set(id);
         l.in_flight.borrow_mut().insert(
             id,
             InFlight {
@@ -248,7 +268,12 @@ fn base(t: &Template) -> FailureInfo {
     }
 }
 
-fn classify(t: &Template, r: &Result<Sent, AttemptError>, attempt: u32) -> Option<FailureInfo> {
+/// What the hook is told about attempt number `attempt`: `None` when it succeeded.
+pub(crate) fn classify(
+    t: &Template,
+    r: &Result<Sent, AttemptError>,
+    attempt: u32,
+) -> Option<FailureInfo> {
     let mut info = match r {
         Ok(sent) => sent.info.clone()?,
         Err(AttemptError::Aborted { code, generation }) => FailureInfo {
@@ -278,7 +303,7 @@ fn classify(t: &Template, r: &Result<Sent, AttemptError>, attempt: u32) -> Optio
 
 /// An error answer made in the browser (the hook's own error, or the session having ended), so
 /// the server-function machinery decodes it like any error the server sends.
-fn synthetic(e: &ApiError) -> Option<web_sys::Response> {
+pub(crate) fn synthetic(e: &ApiError) -> Option<web_sys::Response> {
     let init = web_sys::ResponseInit::new();
     init.set_status(e.status());
     let headers = web_sys::Headers::new().ok()?;
@@ -286,90 +311,6 @@ fn synthetic(e: &ApiError) -> Option<web_sys::Response> {
     init.set_headers(&headers.into());
     let body = serde_json::to_string(e).ok()?;
     web_sys::Response::new_with_opt_str_and_init(Some(&body), &init).ok()
-}
-
-/// Sends a server-function request through the layer: waits for a refresh in flight, sends, and
-/// asks the global hook about every failure.
-pub fn send<E: FromServerFnError>(
-    req: BrowserRequest,
-) -> impl Future<Output = Result<AuthResponse, E>> + Send {
-    send_through(req, true)
-}
-
-/// Like [`send`] without the hook: timeouts and the idempotency key, nothing retried (the
-/// per-call opt-out (docs/browser.md, "Hook"), used by `DirectClient`).
-pub fn send_direct<E: FromServerFnError>(
-    req: BrowserRequest,
-) -> impl Future<Output = Result<AuthResponse, E>> + Send {
-    send_through(req, false)
-}
-
-fn send_through<E: FromServerFnError>(
-    req: BrowserRequest,
-    use_hook: bool,
-) -> impl Future<Output = Result<AuthResponse, E>> + Send {
-    let request_error = |m: String| E::from_server_fn_error(ServerFnErrorErr::Request(m));
-    SendWrapper::new(async move {
-        let t = template(req).await.map_err(request_error)?;
-        if use_hook {
-            refresh::wait_for_refresh().await;
-            if refresh::ended() {
-                // The session is over: fail without sending.
-                let ended = super::session_ended_error();
-                return synthetic(&ended)
-                    .map(|r| AuthResponse(SendWrapper::new(r)))
-                    .ok_or_else(|| request_error(ended.message));
-            }
-        }
-        let outcome = with_recovery(
-            |_, retried| attempt(&t, retried.contains(&Cause::Unauthorized)),
-            |r, n| classify(&t, r, n),
-            |info| async move {
-                note_reachability(&info);
-                match super::hook().filter(|_| use_hook) {
-                    Some(hook) => hook(info).await,
-                    None => Recovery::Fail,
-                }
-            },
-            sleep,
-        )
-        .await;
-        match outcome {
-            Outcome::Done(Ok(sent)) => {
-                if sent.info.is_none() {
-                    with_session(|s| {
-                        if s.status.get_untracked() == SessionStatus::Unreachable {
-                            s.status.set(SessionStatus::Active);
-                        }
-                    });
-                }
-                Ok(AuthResponse(SendWrapper::new(sent.response)))
-            }
-            Outcome::Done(Err(AttemptError::Aborted { code, .. })) => {
-                Err(request_error(match code {
-                    Some(c) => format!("the request was aborted (code {c})"),
-                    None => "the request was aborted".into(),
-                }))
-            }
-            Outcome::Done(Err(AttemptError::TimedOut { .. })) => Err(request_error(format!(
-                "the server did not answer within {} s",
-                config().request_timeout.as_secs_f32()
-            ))),
-            Outcome::Done(Err(AttemptError::Network { message, .. })) => {
-                Err(request_error(message))
-            }
-            Outcome::Failed(e) => synthetic(&e)
-                .map(|r| AuthResponse(SendWrapper::new(r)))
-                .ok_or_else(|| request_error(e.message)),
-        }
-    })
-}
-
-/// A network error or a timeout means the server is unreachable from here, until an answer.
-fn note_reachability(info: &FailureInfo) {
-    if info.network_error.is_some() || info.timed_out {
-        with_session(|s| s.status.set(SessionStatus::Unreachable));
-    }
 }
 
 #[cfg(test)]
