@@ -11,6 +11,7 @@ pub(crate) mod headers;
 pub(crate) mod idempotency;
 pub(crate) mod install;
 pub(crate) mod page_layer;
+pub(crate) mod pages;
 pub(crate) mod request;
 pub(crate) mod routes;
 pub(crate) mod status;

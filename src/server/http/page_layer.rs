@@ -9,7 +9,7 @@
 //! they answer 401 and leave recovery to the browser layer.
 
 use crate::server::{
-    auth::Auth, error::RefreshFailure, http::install::PagePolicy, http::request::RequestSession,
+    auth::Auth, error::RefreshFailure, http::pages::PagePolicy, http::request::RequestSession,
     metrics::RefreshPath, sessions::Principal, sessions::TokenPair,
 };
 use crate::types::safe_next;
