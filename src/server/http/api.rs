@@ -3,17 +3,20 @@
 //! together, so the two cannot drift apart. [`ApiJson`] is for the app's own JSON handlers.
 
 use crate::server::{
-    accounts::ClientInfo,
     auth::Auth,
-    error::{db_error, RefreshFailure},
-    http::client_ip::ClientIp,
-    http::request::{unauthorized, CurrentUser},
+    error::RefreshFailure,
+    http::{
+        client_ip::Client,
+        cookies::AuthCookies,
+        request::{unauthorized, CurrentUser},
+        use_cases::{self, Exchange, Transport},
+    },
     metrics::RefreshPath,
     sessions::TokenPair,
 };
 use crate::{
     error::{ApiError, ErrorCode},
-    types::{Email, Password, User},
+    types::User,
 };
 use axum::{
     extract::{rejection::JsonRejection, FromRef, FromRequest, Path, Request, State},
@@ -66,13 +69,6 @@ pub(crate) struct Credentials {
     /// `body`: also return the refresh token in the body and set no cookies.
     #[serde(default)]
     transport: Option<Transport>,
-}
-
-#[derive(Deserialize, PartialEq, Eq, Clone, Copy, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Transport {
-    Cookie,
-    Body,
 }
 
 /// A refresh token sent in the body (clients without a cookie jar); otherwise the cookie is used.
@@ -151,24 +147,10 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-}
-
-/// Answers a freshly issued pair: cookies (unless `transport: body`) and the token response.
-fn issued_response(
-    auth: &Auth,
-    jar: &Cookies,
-    issued: TokenPair,
-    status: StatusCode,
-    transport: Transport,
-) -> Response {
+/// The token response for a freshly issued pair (the use case has set the cookies unless
+/// `transport: body`, which puts the refresh token in the body instead).
+fn issued_response(issued: TokenPair, status: StatusCode, transport: Transport) -> Response {
     let body_refresh = (transport == Transport::Body).then(|| issued.refresh_token.clone());
-    if transport == Transport::Cookie {
-        auth.set_cookies(jar, &issued);
-    }
     let body = TokenResponse {
         access_token: issued.access_token,
         token_type: "Bearer",
@@ -196,25 +178,17 @@ fn issued_response(
 async fn register(
     State(auth): State<Auth>,
     jar: Cookies,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    client: Client,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    let email = Email::parse(&c.email)?;
-    let password = Password::parse(&c.password)?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    let issued = auth.register(email, password, who).await?;
-    let transport = c.transport.unwrap_or(Transport::Cookie);
-    Ok(issued_response(
-        &auth,
-        &jar,
-        issued,
-        StatusCode::CREATED,
-        transport,
-    ))
+    let transport = c.transport.unwrap_or_default();
+    let issued = use_cases::register(&x, &c.email, &c.password, transport).await?;
+    Ok(issued_response(issued, StatusCode::CREATED, transport))
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
@@ -231,30 +205,17 @@ async fn register(
 async fn login(
     State(auth): State<Auth>,
     jar: Cookies,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    client: Client,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Response, ApiError> {
-    // A malformed email or password cannot match an account: same answer as a wrong password.
-    let (Ok(email), Ok(password)) = (Email::parse(&c.email), Password::parse(&c.password)) else {
-        return Err(ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "The email or password is incorrect.",
-        ));
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
-    };
-    let issued = auth.login(email, password, who).await?;
-    let transport = c.transport.unwrap_or(Transport::Cookie);
-    Ok(issued_response(
-        &auth,
-        &jar,
-        issued,
-        StatusCode::OK,
-        transport,
-    ))
+    let transport = c.transport.unwrap_or_default();
+    let issued = use_cases::sign_in(&x, &c.email, &c.password, transport).await?;
+    Ok(issued_response(issued, StatusCode::OK, transport))
 }
 
 /// The refresh token from the JSON body (if any) or else the cookie. The body is optional, but
@@ -286,7 +247,7 @@ fn presented_refresh(
     };
     Ok(match from_body {
         Some(t) => (Some(t), true),
-        None => (auth.refresh_cookie_in(headers), false),
+        None => (AuthCookies::of(auth).refresh_in(headers), false),
     })
 }
 
@@ -320,14 +281,10 @@ async fn refresh(
     } else {
         RefreshPath::Browser
     };
-    let refreshed = match token {
-        Some(token) => auth.refresh(&token, path).await,
-        None => Err(RefreshFailure::Invalid),
-    };
-    // The pair's cookies are written by `issued_response`, per transport.
-    auth.apply_refresh(&jar, &refreshed, false);
+    // A pair delivered in the body sets no cookies; a definitive failure clears them.
+    let refreshed = use_cases::refresh(&auth, &jar, token.as_deref(), path, !via_body).await;
     match refreshed {
-        Ok(issued) => issued_response(&auth, &jar, issued, StatusCode::OK, transport),
+        Ok(issued) => issued_response(issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
             unauthorized(ErrorCode::InvalidRefreshToken).into_response()
         }
@@ -353,10 +310,7 @@ async fn logout(
     let (token, _) = presented_refresh(&auth, &headers, body)?;
     let session = auth.resolve(&headers).await;
     let access_sid = session.principal().map(|p| p.session_id.as_str());
-    auth.sign_out(token.as_deref(), access_sid)
-        .await
-        .map_err(db_error)?;
-    auth.clear_cookies(&jar);
+    use_cases::sign_out(&auth, &jar, token.as_deref(), access_sid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,8 +327,7 @@ async fn logout_all(
     jar: Cookies,
     CurrentUser(who): CurrentUser,
 ) -> Result<StatusCode, ApiError> {
-    auth.revoke_all(&who.user.id).await.map_err(db_error)?;
-    auth.clear_cookies(&jar);
+    use_cases::sign_out_everywhere(&auth, &jar, &who).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,7 +342,7 @@ async fn sessions(
     State(auth): State<Auth>,
     CurrentUser(who): CurrentUser,
 ) -> Result<Response, ApiError> {
-    Ok(Json(auth.list_sessions(&who).await.map_err(db_error)?).into_response())
+    Ok(Json(use_cases::devices(&auth, &who).await?).into_response())
 }
 
 #[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth",
@@ -407,15 +360,8 @@ async fn delete_session(
     CurrentUser(who): CurrentUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if auth
-        .revoke_session(&who.user.id, &id)
-        .await
-        .map_err(db_error)?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::new(ErrorCode::NotFound, "No such session."))
-    }
+    use_cases::revoke_device(&auth, &who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/me", tag = "auth",
@@ -488,15 +434,16 @@ fn accepted() -> Response {
     ))]
 async fn forgot_password(
     State(auth): State<Auth>,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    jar: Cookies,
+    client: Client,
     ApiJson(body): ApiJson<ForgotPassword>,
 ) -> Result<Response, ApiError> {
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    auth.forgot_password(&body.email, who).await?;
+    use_cases::forgot_password(&x, &body.email).await?;
     Ok(accepted())
 }
 
@@ -512,23 +459,16 @@ async fn forgot_password(
 async fn reset_password(
     State(auth): State<Auth>,
     jar: Cookies,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    client: Client,
     ApiJson(body): ApiJson<ResetPassword>,
 ) -> Result<Response, ApiError> {
-    let password = Password::parse(&body.password)?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    let issued = auth.reset_password(&body.token, password, who).await?;
-    Ok(issued_response(
-        &auth,
-        &jar,
-        issued,
-        StatusCode::OK,
-        Transport::Cookie,
-    ))
+    let issued = use_cases::reset_password(&x, &body.token, &body.password).await?;
+    Ok(issued_response(issued, StatusCode::OK, Transport::Cookie))
 }
 
 #[utoipa::path(post, path = "/auth/password/change", tag = "auth", request_body = ChangePassword,
@@ -546,26 +486,18 @@ async fn reset_password(
 async fn change_password(
     State(auth): State<Auth>,
     jar: Cookies,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    client: Client,
     CurrentUser(caller): CurrentUser,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<Response, ApiError> {
-    let new = Password::parse(&body.new_password).map_err(|e| e.with_field("new_password"))?;
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    let issued = auth
-        .change_password(&caller, &body.current_password, new, who)
-        .await?;
-    Ok(issued_response(
-        &auth,
-        &jar,
-        issued,
-        StatusCode::OK,
-        Transport::Cookie,
-    ))
+    let issued =
+        use_cases::change_password(&x, &caller, &body.current_password, &body.new_password).await?;
+    Ok(issued_response(issued, StatusCode::OK, Transport::Cookie))
 }
 
 #[utoipa::path(post, path = "/auth/email/verify", tag = "auth", request_body = VerifyEmail,
@@ -581,7 +513,7 @@ async fn verify_email(
     State(auth): State<Auth>,
     ApiJson(body): ApiJson<VerifyEmail>,
 ) -> Result<Json<EmailVerified>, ApiError> {
-    auth.verify_email(&body.token).await?;
+    use_cases::verify_email(&auth, &body.token).await?;
     Ok(Json(EmailVerified {
         email_verified: true,
     }))
@@ -598,14 +530,15 @@ async fn verify_email(
     ))]
 async fn resend_verification(
     State(auth): State<Auth>,
-    headers: HeaderMap,
-    ClientIp(ip): ClientIp,
+    jar: Cookies,
+    client: Client,
     CurrentUser(caller): CurrentUser,
 ) -> Result<Response, ApiError> {
-    let who = ClientInfo {
-        ip,
-        user_agent: user_agent(&headers),
+    let x = Exchange {
+        auth: &auth,
+        client: &client,
+        jar: &jar,
     };
-    auth.resend_verification(&caller, who).await?;
+    use_cases::resend_verification(&x, &caller).await?;
     Ok(accepted())
 }

@@ -19,11 +19,18 @@
 //! ```
 
 use crate::server::{
-    accounts::ClientInfo, auth::Auth, http::request::RequestSession, sessions::Principal,
+    auth::Auth,
+    http::{
+        client_ip::Client,
+        cookies::AuthCookies,
+        request::RequestSession,
+        use_cases::{self, Exchange, Transport},
+    },
+    sessions::Principal,
 };
 use crate::{
-    error::{ApiError, ErrorCode},
-    types::{Email, Password, SessionInfo, User},
+    error::ApiError,
+    types::{SessionInfo, User},
 };
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::use_context;
@@ -91,93 +98,70 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The engine and who is asking, for the calls the rate limits count per client.
-struct Attempter {
+/// What the use cases need of the current request: the engine, its client, the cookie jar.
+struct Current {
     auth: Auth,
-    ip: std::net::IpAddr,
-    user_agent: Option<String>,
+    client: Client,
+    jar: Cookies,
 }
 
-impl Attempter {
-    fn who(&self) -> ClientInfo<'_> {
-        ClientInfo {
-            ip: self.ip,
-            user_agent: self.user_agent.as_deref(),
+impl Current {
+    fn get() -> Result<Self, ApiError> {
+        let auth = auth()?;
+        let parts = parts()?;
+        Ok(Self {
+            client: Client::of(&auth, &parts.extensions, &parts.headers),
+            jar: jar()?,
+            auth,
+        })
+    }
+
+    fn exchange(&self) -> Exchange<'_> {
+        Exchange {
+            auth: &self.auth,
+            client: &self.client,
+            jar: &self.jar,
         }
     }
-}
-
-fn attempter() -> Result<Attempter, ApiError> {
-    let auth = auth()?;
-    let parts = parts()?;
-    Ok(Attempter {
-        ip: auth.client_ip(&parts.extensions, &parts.headers),
-        user_agent: header_value(header::USER_AGENT),
-        auth,
-    })
 }
 
 /// Signs in with an email and a password: the session's cookies are set on the response.
 /// `invalid_credentials` for anything that does not match (a malformed email or password
 /// included), `rate_limited` or `unavailable` (with `Retry-After`) under pressure.
 pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
-    let a = attempter()?;
-    let invalid = || {
-        ApiError::new(
-            ErrorCode::InvalidCredentials,
-            "The email or password is incorrect.",
-        )
-    };
-    let email = Email::parse(email)?;
-    let password = Password::parse(password).map_err(|_| invalid())?;
-    let issued = a.auth.login(email, password, a.who()).await?;
-    a.auth.set_cookies(&jar()?, &issued);
+    let c = Current::get()?;
+    let issued = use_cases::sign_in(&c.exchange(), email, password, Transport::Cookie).await?;
     Ok(issued.user)
 }
 
 /// Creates an account and signs it in (cookies set). `validation` beside the field at fault,
 /// `conflict` when the email is taken.
 pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
-    let a = attempter()?;
-    let email = Email::parse(email)?;
-    let password = Password::parse(password)?;
-    let issued = a.auth.register(email, password, a.who()).await?;
-    a.auth.set_cookies(&jar()?, &issued);
+    let c = Current::get()?;
+    let issued = use_cases::register(&c.exchange(), email, password, Transport::Cookie).await?;
     Ok(issued.user)
 }
 
-/// Signs the caller out (docs/protocol.md, "Sign-out"): revokes the session the refresh cookie belongs to (and the
-/// access token's, if another), whether or not the access cookie is still there, and clears both
-/// cookies.
+/// Signs the caller out (docs/protocol.md, "Sign-out"): revokes the session the refresh cookie
+/// belongs to (and the access token's, if another), whether or not the access cookie is still
+/// there, and clears both cookies.
 pub async fn sign_out() -> Result<(), ApiError> {
     let auth = auth()?;
-    let refresh = auth.refresh_cookie_in(&parts()?.headers);
+    let refresh = AuthCookies::of(&auth).refresh_in(&parts()?.headers);
     let access_sid = session()?.principal().map(|p| p.session_id.clone());
-    auth.sign_out(refresh.as_deref(), access_sid.as_deref())
-        .await
-        .map_err(crate::server::error::db_error)?;
-    auth.clear_cookies(&jar()?);
-    Ok(())
+    use_cases::sign_out(&auth, &jar()?, refresh.as_deref(), access_sid.as_deref()).await
 }
 
 /// Signs the caller out everywhere: every session of the user is revoked, this one included.
 pub async fn sign_out_everywhere() -> Result<(), ApiError> {
-    let who = require_user()?;
-    let auth = auth()?;
-    auth.revoke_all(&who.user.id)
-        .await
-        .map_err(crate::server::error::db_error)?;
-    auth.clear_cookies(&jar()?);
-    Ok(())
+    let caller = require_user()?;
+    use_cases::sign_out_everywhere(&auth()?, &jar()?, &caller).await
 }
 
 /// The caller's live sessions (devices), most recently used first, the current one marked.
 pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
-    let who = require_user()?;
-    auth()?
-        .list_sessions(&who)
-        .await
-        .map_err(crate::server::error::db_error)
+    let caller = require_user()?;
+    use_cases::devices(&auth()?, &caller).await
 }
 
 /// How many devices the caller is signed in on, counting at most `cap`.
@@ -191,12 +175,8 @@ pub async fn device_count(cap: u32) -> Result<u64, ApiError> {
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs.
 pub async fn revoke_device(id: &str) -> Result<(), ApiError> {
-    let who = require_user()?;
-    match auth()?.revoke_session(&who.user.id, id).await {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::not_found()),
-        Err(e) => Err(crate::server::error::db_error(e)),
-    }
+    let caller = require_user()?;
+    use_cases::revoke_device(&auth()?, &caller, id).await
 }
 
 /// Whether the current request is a plain HTML form post (JavaScript off), which is answered with
@@ -227,8 +207,8 @@ pub fn mail_enabled() -> Result<bool, ApiError> {
 /// Forgot-password: the same `Ok` for every well-formed address, whether or not an account has
 /// it; the message leaves from the outbox.
 pub async fn forgot_password(email: &str) -> Result<(), ApiError> {
-    let a = attempter()?;
-    Ok(a.auth.forgot_password(email, a.who()).await?)
+    let c = Current::get()?;
+    use_cases::forgot_password(&c.exchange(), email).await
 }
 
 /// Whether a reset link can still be used (the page offers a new one when not). Reading it
@@ -240,10 +220,8 @@ pub async fn reset_link_usable(token: &str) -> Result<bool, ApiError> {
 /// Uses a reset link: the new password is set, every other session of the account revoked, and
 /// this browser signed in with a new session (cookies set), through the sign-in path.
 pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiError> {
-    let a = attempter()?;
-    let password = Password::parse(password)?;
-    let issued = a.auth.reset_password(token, password, a.who()).await?;
-    a.auth.set_cookies(&jar()?, &issued);
+    let c = Current::get()?;
+    let issued = use_cases::reset_password(&c.exchange(), token, password).await?;
     Ok(issued.user)
 }
 
@@ -251,33 +229,28 @@ pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiErro
 /// revoked; this one continues (a new access cookie).
 pub async fn change_password(current: &str, new: &str) -> Result<User, ApiError> {
     let caller = require_user()?;
-    let a = attempter()?;
-    let new = Password::parse(new).map_err(|e| e.with_field("new_password"))?;
-    let issued = a
-        .auth
-        .change_password(&caller, current, new, a.who())
-        .await?;
-    a.auth.set_cookies(&jar()?, &issued);
+    let c = Current::get()?;
+    let issued = use_cases::change_password(&c.exchange(), &caller, current, new).await?;
     Ok(issued.user)
 }
 
 /// Confirms the address a verification link belongs to (idempotent until it expires).
 pub async fn verify_email(token: &str) -> Result<User, ApiError> {
-    Ok(auth()?.verify_email(token).await?)
+    use_cases::verify_email(&auth()?, token).await
 }
 
 /// Sends the caller a new verification link.
 pub async fn resend_verification() -> Result<(), ApiError> {
     let caller = require_user()?;
-    let a = attempter()?;
-    Ok(a.auth.resend_verification(&caller, a.who()).await?)
+    let c = Current::get()?;
+    use_cases::resend_verification(&c.exchange(), &caller).await
 }
 
 /// A new verification link for someone whose sign-in was refused with `email_unverified`: the
 /// password proves the account is theirs.
 pub async fn resend_unverified(email: &str, password: &str) -> Result<(), ApiError> {
-    let a = attempter()?;
-    Ok(a.auth.resend_unverified(email, password, a.who()).await?)
+    let c = Current::get()?;
+    use_cases::resend_unverified(&c.exchange(), email, password).await
 }
 
 /// The page a reset link opens (`AuthConfig::recovery_pages`).

@@ -15,3 +15,4 @@ pub(crate) mod pages;
 pub(crate) mod request;
 pub(crate) mod routes;
 pub(crate) mod status;
+pub(crate) mod use_cases;

@@ -9,14 +9,14 @@
 //! they answer 401 and leave recovery to the browser layer.
 
 use crate::server::{
-    auth::Auth, error::RefreshFailure, http::pages::PagePolicy, http::request::RequestSession,
-    metrics::RefreshPath, sessions::Principal, sessions::TokenPair,
+    auth::Auth, error::RefreshFailure, http::cookies::AuthCookies, http::pages::PagePolicy,
+    http::request::RequestSession, http::use_cases, metrics::RefreshPath, sessions::Principal,
 };
 use crate::types::safe_next;
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
@@ -61,12 +61,13 @@ pub(crate) async fn session_layer(
     let mut ended = false;
 
     if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
-        if let Some(token) = auth.refresh_cookie_in(req.headers()) {
-            let refreshed = auth.refresh(&token, RefreshPath::Ssr).await;
-            auth.apply_refresh(&cookies, &refreshed, true);
+        let auth_cookies = AuthCookies::of(&auth);
+        if let Some(token) = auth_cookies.refresh_in(req.headers()) {
+            let refreshed =
+                use_cases::refresh(&auth, &cookies, Some(&token), RefreshPath::Ssr, true).await;
             session = match refreshed {
                 Ok(issued) => {
-                    rewrite_cookies(&auth, req.headers_mut(), Some(&issued));
+                    auth_cookies.rewrite_inbound(req.headers_mut(), Some(&issued));
                     tracing::debug!(session_id = %issued.session_id, "refreshed during SSR");
                     RequestSession::SignedIn(Principal {
                         user: issued.user,
@@ -74,7 +75,7 @@ pub(crate) async fn session_layer(
                     })
                 }
                 Err(RefreshFailure::Invalid) => {
-                    rewrite_cookies(&auth, req.headers_mut(), None);
+                    auth_cookies.rewrite_inbound(req.headers_mut(), None);
                     ended = true;
                     RequestSession::Anonymous { reason: None }
                 }
@@ -178,34 +179,6 @@ fn unavailable_page(target: &str) -> Response {
     res
 }
 
-/// Replaces (or, with `None`, removes) both auth cookies in the inbound `Cookie` header, so that
-/// anything downstream reading cookies sees the refreshed session, never the spent one.
-fn rewrite_cookies(auth: &Auth, headers: &mut HeaderMap, issued: Option<&TokenPair>) {
-    rewrite_cookie_header(headers, auth.access_cookie(), auth.refresh_cookie(), issued)
-}
-
-fn rewrite_cookie_header(
-    headers: &mut HeaderMap,
-    access: &str,
-    refresh: &str,
-    issued: Option<&TokenPair>,
-) {
-    let mut pairs: Vec<String> = crate::server::http::request::request_cookies(headers)
-        .filter(|c| c.name() != access && c.name() != refresh)
-        .map(|c| c.stripped().to_string())
-        .collect();
-    if let Some(i) = issued {
-        pairs.push(format!("{access}={}", i.access_token));
-        pairs.push(format!("{refresh}={}", i.refresh_token));
-    }
-    headers.remove(header::COOKIE);
-    if let Ok(v) = HeaderValue::from_str(&pairs.join("; ")) {
-        if !pairs.is_empty() {
-            headers.insert(header::COOKIE, v);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,18 +189,5 @@ mod tests {
         assert!(matches(&pages, "/dashboard"));
         assert!(matches(&pages, "/dashboard/42"));
         assert!(!matches(&pages, "/dashboardfoo"));
-    }
-
-    #[test]
-    fn rewritten_cookie_header_keeps_other_cookies_and_drops_spent_tokens() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            "theme=dark; access_token=old; refresh_token=R0"
-                .parse()
-                .unwrap(),
-        );
-        rewrite_cookie_header(&mut h, "access_token", "refresh_token", None);
-        assert_eq!(h.get(header::COOKIE).unwrap(), "theme=dark");
     }
 }
