@@ -105,7 +105,7 @@ pub mod __fuzz {
 
     /// A cookie's value from a request's `Cookie` headers.
     pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-        crate::server::http::request::cookie(headers, name)
+        crate::server::http::cookies::cookie(headers, name)
     }
 
     /// Access-token extraction and verification with a fixed key.
@@ -134,7 +134,7 @@ pub mod __fuzz {
 
         /// The access token a request with these headers presents.
         pub fn presented(&self, headers: &axum::http::HeaderMap) -> Option<String> {
-            crate::server::http::request::bearer_or_cookie(headers, "access_token")
+            crate::server::http::cookies::bearer_or_cookie(headers, "access_token")
         }
     }
 }

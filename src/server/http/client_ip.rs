@@ -2,7 +2,7 @@
 //! configured proxy, the address that proxy names in the configured header. A header from anyone
 //! else is ignored, so a client cannot pick its own address.
 
-use crate::server::{auth::Auth, config::ClientIpConfig};
+use crate::server::{accounts::ClientInfo, auth::Auth, config::ClientIpConfig};
 use axum::{
     extract::{ConnectInfo, FromRef, FromRequestParts},
     http::{request::Parts, HeaderMap},
@@ -103,6 +103,54 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Auth::from_ref(state);
         Ok(Self(auth.client_ip(&parts.extensions, &parts.headers)))
+    }
+}
+
+/// Who a request comes from: its address (as [`ClientIp`] decides) and its user agent. What the
+/// use cases count rate limits by and show on the devices page.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub ip: IpAddr,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The client of a request with these parts.
+    pub(crate) fn of(
+        auth: &Auth,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+    ) -> Self {
+        Self {
+            ip: auth.client_ip(extensions, headers),
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }
+    }
+
+    /// As the accounts see it.
+    pub(crate) fn info(&self) -> ClientInfo<'_> {
+        ClientInfo {
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(
+            &Auth::from_ref(state),
+            &parts.extensions,
+            &parts.headers,
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! (docs/architecture.md): an `Arc<RequestSession>` in the request extensions.
 
 use crate::error::{ApiError, ErrorCode};
-use crate::server::{auth::Auth, sessions::Principal};
+use crate::server::{auth::Auth, http::cookies::AuthCookies, sessions::Principal};
 use axum::{
     extract::{FromRef, FromRequestParts},
     http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
@@ -68,46 +68,13 @@ pub(crate) fn unauthorized(code: ErrorCode) -> ApiError {
     ApiError::new(code, message)
 }
 
-/// The request's access token: `Authorization: Bearer …` first, then the access cookie.
-pub(crate) fn bearer_or_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
-    if let Some(v) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
-        if scheme.eq_ignore_ascii_case("bearer") {
-            return Some(token.trim().to_owned());
-        }
-    }
-    cookie(headers, cookie_name).filter(|v| !v.is_empty())
-}
-
-/// A cookie's value from the request's `Cookie` headers.
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    request_cookies(headers)
-        .find(|c| c.name() == name)
-        .map(|c| c.value_trimmed().to_owned())
-}
-
-/// Every cookie of the request's `Cookie` headers, parsed by the `cookie` crate (malformed
-/// pairs are skipped).
-pub(crate) fn request_cookies(
-    headers: &HeaderMap,
-) -> impl Iterator<Item = tower_cookies::Cookie<'_>> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(tower_cookies::Cookie::split_parse)
-        .filter_map(Result::ok)
-}
-
 impl Auth {
     /// Resolves the caller from the request headers: verifies the access token and checks that its
     /// session is live. Never refreshes.
     pub async fn resolve(&self, headers: &HeaderMap) -> RequestSession {
-        let has_refresh = self.refresh_cookie_in(headers).is_some();
-        let Some(token) = bearer_or_cookie(headers, self.access_cookie()) else {
+        let cookies = AuthCookies::of(self);
+        let has_refresh = cookies.refresh_in(headers).is_some();
+        let Some(token) = cookies.access_in(headers) else {
             let reason = has_refresh.then_some(ErrorCode::MissingToken);
             return RequestSession::Anonymous { reason };
         };
@@ -215,59 +182,4 @@ pub(crate) fn error_headers(headers: &mut HeaderMap, status: StatusCode, retry_a
 /// RFC 6750, as the contract has it: every 401 carries `Bearer error="invalid_token"`.
 pub(crate) fn www_authenticate() -> HeaderValue {
     HeaderValue::from_static(r#"Bearer error="invalid_token""#)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.append(
-                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        h
-    }
-
-    #[test]
-    fn bearer_header_wins_over_the_cookie() {
-        let h = headers(&[
-            ("authorization", "Bearer abc"),
-            ("cookie", "access_token=def"),
-        ]);
-        assert_eq!(bearer_or_cookie(&h, "access_token").as_deref(), Some("abc"));
-        let h = headers(&[("cookie", "x=1; access_token=def; y=2")]);
-        assert_eq!(bearer_or_cookie(&h, "access_token").as_deref(), Some("def"));
-    }
-
-    #[test]
-    fn an_empty_access_cookie_counts_as_missing() {
-        assert_eq!(
-            bearer_or_cookie(&headers(&[("cookie", "access_token=")]), "access_token"),
-            None
-        );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn token_extraction_takes_any_header_bytes(
-            auth in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
-            cookies in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
-        ) {
-            let mut h = HeaderMap::new();
-            if let Ok(v) = HeaderValue::from_bytes(&auth) {
-                h.insert(header::AUTHORIZATION, v);
-            }
-            if let Ok(v) = HeaderValue::from_bytes(&cookies) {
-                h.insert(header::COOKIE, v);
-            }
-            let _ = bearer_or_cookie(&h, "access_token");
-            if let Some(v) = cookie(&h, "refresh_token") {
-                proptest::prop_assert!(!v.contains(';'));
-            }
-        }
-    }
 }
