@@ -6,7 +6,6 @@ use crate::server::{
     auth::Auth,
     error::RefreshFailure,
     http::{
-        client_ip::Client,
         cookies::AuthCookies,
         request::{unauthorized, CurrentUser},
         use_cases::{self, Exchange, Transport},
@@ -69,6 +68,20 @@ pub(crate) struct Credentials {
     /// `body`: also return the refresh token in the body and set no cookies.
     #[serde(default)]
     transport: Option<Transport>,
+}
+
+impl Credentials {
+    fn transport(&self) -> Transport {
+        self.transport.unwrap_or_default()
+    }
+
+    fn as_credentials(&self) -> use_cases::Credentials<'_> {
+        use_cases::Credentials {
+            email: &self.email,
+            password: &self.password,
+            transport: self.transport(),
+        }
+    }
 }
 
 /// A refresh token sent in the body (clients without a cookie jar); otherwise the cookie is used.
@@ -175,20 +188,9 @@ fn issued_response(issued: TokenPair, status: StatusCode, transport: Transport) 
         (status = 429, description = "Too many attempts (`rate_limited`, `Retry-After`)", body = ApiError),
         (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
     ))]
-async fn register(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
-    ApiJson(c): ApiJson<Credentials>,
-) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
-    let transport = c.transport.unwrap_or_default();
-    let issued = use_cases::register(&x, &c.email, &c.password, transport).await?;
-    Ok(issued_response(issued, StatusCode::CREATED, transport))
+async fn register(x: Exchange, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    let issued = use_cases::register(&x, c.as_credentials()).await?;
+    Ok(issued_response(issued, StatusCode::CREATED, c.transport()))
 }
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = Credentials,
@@ -202,20 +204,9 @@ async fn register(
         (status = 429, description = "Too many attempts (`rate_limited`, `Retry-After`)", body = ApiError),
         (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
     ))]
-async fn login(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
-    ApiJson(c): ApiJson<Credentials>,
-) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
-    let transport = c.transport.unwrap_or_default();
-    let issued = use_cases::sign_in(&x, &c.email, &c.password, transport).await?;
-    Ok(issued_response(issued, StatusCode::OK, transport))
+async fn login(x: Exchange, ApiJson(c): ApiJson<Credentials>) -> Result<Response, ApiError> {
+    let issued = use_cases::sign_in(&x, c.as_credentials()).await?;
+    Ok(issued_response(issued, StatusCode::OK, c.transport()))
 }
 
 /// The refresh token from the JSON body (if any) or else the cookie. The body is optional, but
@@ -433,16 +424,9 @@ fn accepted() -> Response {
         (status = 503, description = "Mail is off, or the database is unavailable (`unavailable`)", body = ApiError),
     ))]
 async fn forgot_password(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
+    x: Exchange,
     ApiJson(body): ApiJson<ForgotPassword>,
 ) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
     use_cases::forgot_password(&x, &body.email).await?;
     Ok(accepted())
 }
@@ -457,16 +441,9 @@ async fn forgot_password(
         (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
     ))]
 async fn reset_password(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
+    x: Exchange,
     ApiJson(body): ApiJson<ResetPassword>,
 ) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
     let issued = use_cases::reset_password(&x, &body.token, &body.password).await?;
     Ok(issued_response(issued, StatusCode::OK, Transport::Cookie))
 }
@@ -484,17 +461,10 @@ async fn reset_password(
         (status = 503, description = "Busy or database unavailable (`unavailable`)", body = ApiError),
     ))]
 async fn change_password(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
+    x: Exchange,
     CurrentUser(caller): CurrentUser,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
     let issued =
         use_cases::change_password(&x, &caller, &body.current_password, &body.new_password).await?;
     Ok(issued_response(issued, StatusCode::OK, Transport::Cookie))
@@ -529,16 +499,9 @@ async fn verify_email(
         (status = 503, description = "Mail is off, or the database is unavailable (`unavailable`)", body = ApiError),
     ))]
 async fn resend_verification(
-    State(auth): State<Auth>,
-    jar: Cookies,
-    client: Client,
+    x: Exchange,
     CurrentUser(caller): CurrentUser,
 ) -> Result<Response, ApiError> {
-    let x = Exchange {
-        auth: &auth,
-        client: &client,
-        jar: &jar,
-    };
     use_cases::resend_verification(&x, &caller).await?;
     Ok(accepted())
 }

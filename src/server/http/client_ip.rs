@@ -139,21 +139,6 @@ impl Client {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client
-where
-    Auth: FromRef<S>,
-{
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self::of(
-            &Auth::from_ref(state),
-            &parts.extensions,
-            &parts.headers,
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ use crate::server::{
         client_ip::Client,
         cookies::AuthCookies,
         request::RequestSession,
-        use_cases::{self, Exchange, Transport},
+        use_cases::{self, Credentials, Exchange, Transport},
     },
     sessions::Principal,
 };
@@ -98,30 +98,22 @@ pub fn header_value(name: header::HeaderName) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// What the use cases need of the current request: the engine, its client, the cookie jar.
-struct Current {
-    auth: Auth,
-    client: Client,
-    jar: Cookies,
+/// The current request as the use cases see it.
+fn exchange() -> Result<Exchange, ApiError> {
+    let auth = auth()?;
+    let parts = parts()?;
+    Ok(Exchange {
+        client: Client::of(&auth, &parts.extensions, &parts.headers),
+        jar: jar()?,
+        auth,
+    })
 }
 
-impl Current {
-    fn get() -> Result<Self, ApiError> {
-        let auth = auth()?;
-        let parts = parts()?;
-        Ok(Self {
-            client: Client::of(&auth, &parts.extensions, &parts.headers),
-            jar: jar()?,
-            auth,
-        })
-    }
-
-    fn exchange(&self) -> Exchange<'_> {
-        Exchange {
-            auth: &self.auth,
-            client: &self.client,
-            jar: &self.jar,
-        }
+fn credentials<'a>(email: &'a str, password: &'a str) -> Credentials<'a> {
+    Credentials {
+        email,
+        password,
+        transport: Transport::Cookie,
     }
 }
 
@@ -129,16 +121,14 @@ impl Current {
 /// `invalid_credentials` for anything that does not match (a malformed email or password
 /// included), `rate_limited` or `unavailable` (with `Retry-After`) under pressure.
 pub async fn sign_in(email: &str, password: &str) -> Result<User, ApiError> {
-    let c = Current::get()?;
-    let issued = use_cases::sign_in(&c.exchange(), email, password, Transport::Cookie).await?;
+    let issued = use_cases::sign_in(&exchange()?, credentials(email, password)).await?;
     Ok(issued.user)
 }
 
 /// Creates an account and signs it in (cookies set). `validation` beside the field at fault,
 /// `conflict` when the email is taken.
 pub async fn register(email: &str, password: &str) -> Result<User, ApiError> {
-    let c = Current::get()?;
-    let issued = use_cases::register(&c.exchange(), email, password, Transport::Cookie).await?;
+    let issued = use_cases::register(&exchange()?, credentials(email, password)).await?;
     Ok(issued.user)
 }
 
@@ -207,8 +197,7 @@ pub fn mail_enabled() -> Result<bool, ApiError> {
 /// Forgot-password: the same `Ok` for every well-formed address, whether or not an account has
 /// it; the message leaves from the outbox.
 pub async fn forgot_password(email: &str) -> Result<(), ApiError> {
-    let c = Current::get()?;
-    use_cases::forgot_password(&c.exchange(), email).await
+    use_cases::forgot_password(&exchange()?, email).await
 }
 
 /// Whether a reset link can still be used (the page offers a new one when not). Reading it
@@ -220,8 +209,7 @@ pub async fn reset_link_usable(token: &str) -> Result<bool, ApiError> {
 /// Uses a reset link: the new password is set, every other session of the account revoked, and
 /// this browser signed in with a new session (cookies set), through the sign-in path.
 pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiError> {
-    let c = Current::get()?;
-    let issued = use_cases::reset_password(&c.exchange(), token, password).await?;
+    let issued = use_cases::reset_password(&exchange()?, token, password).await?;
     Ok(issued.user)
 }
 
@@ -229,8 +217,7 @@ pub async fn reset_password(token: &str, password: &str) -> Result<User, ApiErro
 /// revoked; this one continues (a new access cookie).
 pub async fn change_password(current: &str, new: &str) -> Result<User, ApiError> {
     let caller = require_user()?;
-    let c = Current::get()?;
-    let issued = use_cases::change_password(&c.exchange(), &caller, current, new).await?;
+    let issued = use_cases::change_password(&exchange()?, &caller, current, new).await?;
     Ok(issued.user)
 }
 
@@ -242,15 +229,13 @@ pub async fn verify_email(token: &str) -> Result<User, ApiError> {
 /// Sends the caller a new verification link.
 pub async fn resend_verification() -> Result<(), ApiError> {
     let caller = require_user()?;
-    let c = Current::get()?;
-    use_cases::resend_verification(&c.exchange(), &caller).await
+    use_cases::resend_verification(&exchange()?, &caller).await
 }
 
 /// A new verification link for someone whose sign-in was refused with `email_unverified`: the
 /// password proves the account is theirs.
 pub async fn resend_unverified(email: &str, password: &str) -> Result<(), ApiError> {
-    let c = Current::get()?;
-    use_cases::resend_unverified(&c.exchange(), email, password).await
+    use_cases::resend_unverified(&exchange()?, email, password).await
 }
 
 /// The page a reset link opens (`AuthConfig::recovery_pages`).

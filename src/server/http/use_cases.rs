@@ -16,14 +16,39 @@ use crate::{
     error::{ApiError, ErrorCode},
     types::{Email, Password, SessionInfo, User},
 };
+use axum::{
+    extract::{FromRef, FromRequestParts},
+    http::request::Parts,
+};
 use serde::Deserialize;
 use tower_cookies::Cookies;
 
 /// One request as a use case sees it: the engine, who asks, and the cookie jar of its answer.
-pub(crate) struct Exchange<'a> {
-    pub auth: &'a Auth,
-    pub client: &'a Client,
-    pub jar: &'a Cookies,
+/// An extractor for the JSON API; `context` builds it from the request a server function runs
+/// in.
+pub(crate) struct Exchange {
+    pub auth: Auth,
+    pub client: Client,
+    pub jar: Cookies,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Exchange
+where
+    Auth: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Auth::from_ref(state);
+        let jar = Cookies::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        Ok(Self {
+            client: Client::of(&auth, &parts.extensions, &parts.headers),
+            jar,
+            auth,
+        })
+    }
 }
 
 /// Where a freshly issued pair goes: into cookies (browsers), or only into the answer's body
@@ -36,46 +61,39 @@ pub(crate) enum Transport {
     Body,
 }
 
-impl Exchange<'_> {
-    fn cookies(&self) -> AuthCookies<'_> {
-        AuthCookies::of(self.auth)
-    }
-
+impl Exchange {
     fn deliver(&self, issued: &TokenPair, transport: Transport) {
         if transport == Transport::Cookie {
-            self.cookies().set(self.jar, issued);
+            AuthCookies::of(&self.auth).set(&self.jar, issued);
         }
     }
 }
 
+/// An email and a password, as a sign-in or a registration receives them.
+pub(crate) struct Credentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    pub transport: Transport,
+}
+
 /// Signs in. A malformed email or password cannot match an account: the same
 /// `invalid_credentials` as a wrong password, whichever it was.
-pub(crate) async fn sign_in(
-    x: &Exchange<'_>,
-    email: &str,
-    password: &str,
-    transport: Transport,
-) -> Result<TokenPair, ApiError> {
-    let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
+pub(crate) async fn sign_in(x: &Exchange, c: Credentials<'_>) -> Result<TokenPair, ApiError> {
+    let (Ok(email), Ok(password)) = (Email::parse(c.email), Password::parse(c.password)) else {
         return Err(wrong_credentials());
     };
     let issued = x.auth.login(email, password, x.client.info()).await?;
-    x.deliver(&issued, transport);
+    x.deliver(&issued, c.transport);
     Ok(issued)
 }
 
 /// Creates an account and signs it in: `validation` beside the field at fault, `conflict` when
 /// the email is taken.
-pub(crate) async fn register(
-    x: &Exchange<'_>,
-    email: &str,
-    password: &str,
-    transport: Transport,
-) -> Result<TokenPair, ApiError> {
-    let email = Email::parse(email)?;
-    let password = Password::parse(password)?;
+pub(crate) async fn register(x: &Exchange, c: Credentials<'_>) -> Result<TokenPair, ApiError> {
+    let email = Email::parse(c.email)?;
+    let password = Password::parse(c.password)?;
     let issued = x.auth.register(email, password, x.client.info()).await?;
-    x.deliver(&issued, transport);
+    x.deliver(&issued, c.transport);
     Ok(issued)
 }
 
@@ -143,14 +161,14 @@ pub(crate) async fn revoke_device(
 
 /// Forgot-password: the same `Ok` for every well-formed address, whether or not an account has
 /// it; the message leaves from the outbox.
-pub(crate) async fn forgot_password(x: &Exchange<'_>, email: &str) -> Result<(), ApiError> {
+pub(crate) async fn forgot_password(x: &Exchange, email: &str) -> Result<(), ApiError> {
     Ok(x.auth.forgot_password(email, x.client.info()).await?)
 }
 
 /// Uses a reset link: the new password is set, every other session of the account revoked, and
 /// this browser signed in with a new session (cookies set).
 pub(crate) async fn reset_password(
-    x: &Exchange<'_>,
+    x: &Exchange,
     token: &str,
     password: &str,
 ) -> Result<TokenPair, ApiError> {
@@ -166,7 +184,7 @@ pub(crate) async fn reset_password(
 /// Changes the caller's password (checked against the current one): every other session is
 /// revoked; this one continues with a new access cookie.
 pub(crate) async fn change_password(
-    x: &Exchange<'_>,
+    x: &Exchange,
     caller: &Principal,
     current: &str,
     new: &str,
@@ -186,17 +204,14 @@ pub(crate) async fn verify_email(auth: &Auth, token: &str) -> Result<User, ApiEr
 }
 
 /// Sends the caller a new verification link (nothing when the address is confirmed).
-pub(crate) async fn resend_verification(
-    x: &Exchange<'_>,
-    caller: &Principal,
-) -> Result<(), ApiError> {
+pub(crate) async fn resend_verification(x: &Exchange, caller: &Principal) -> Result<(), ApiError> {
     Ok(x.auth.resend_verification(caller, x.client.info()).await?)
 }
 
 /// A new verification link for someone whose sign-in was refused with `email_unverified`: the
 /// password proves the account is theirs.
 pub(crate) async fn resend_unverified(
-    x: &Exchange<'_>,
+    x: &Exchange,
     email: &str,
     password: &str,
 ) -> Result<(), ApiError> {
