@@ -20,10 +20,9 @@
 //!
 //! - [`context`]: what server functions call (the caller, sign-in, sign-out, devices, account
 //!   recovery).
-//! - [`extract`]: the axum extractors for the app's own JSON handlers.
-//! - [`api`]: the engine's JSON endpoints (`/api/auth/*`, `/api/me`) and [`api::ApiJson`] for the
-//!   app's own.
-//! - [`RequestSession`]: what a request knows of its caller; [`Principal`]: a signed-in user in
+//! - [`extract`]: the axum extractors for the app's own JSON handlers ([`extract::ApiJson`]:
+//!   JSON whose rejections are the contract's errors).
+//! - [`Caller`]: what a request knows of its caller; [`Principal`]: a signed-in user in
 //!   one session; [`TokenPair`]: a freshly issued access and refresh token.
 //! - [`ClientInfo`]: the client address and user agent of an attempt the limits count.
 //!
@@ -53,11 +52,11 @@ mod store;
 pub use accounts::ClientInfo;
 pub use auth::Auth;
 pub use error::{Error, RefreshFailure};
+pub use http::context;
 pub use http::page_layer::page_turns;
 pub use http::pages::PagePolicy;
-pub use http::request::RequestSession;
+pub use http::request::Caller;
 pub use http::routes::{page_context, SessionRoutes};
-pub use http::{api, context};
 pub use metrics::{RefreshPath, RequestKind};
 pub use sessions::{Principal, TokenPair};
 pub use store::Database;
@@ -92,6 +91,7 @@ async fn shutdown_signal() {
 
 /// Axum extractors for the app's own handlers.
 pub mod extract {
+    pub use crate::server::http::api::ApiJson;
     pub use crate::server::http::client_ip::ClientIp;
     pub use crate::server::http::request::{CurrentUser, MaybeUser};
 }

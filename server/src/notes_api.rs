@@ -6,7 +6,10 @@ use axum::{
     Json,
 };
 use sessionflow::{
-    server::{api::ApiJson, extract::CurrentUser, Error},
+    server::{
+        extract::{ApiJson, CurrentUser},
+        Error,
+    },
     ApiError,
 };
 use sqlx::AnyPool;

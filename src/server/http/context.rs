@@ -23,7 +23,7 @@ use crate::server::{
     http::{
         client_ip::Client,
         cookies::AuthCookies,
-        request::RequestSession,
+        request::Caller,
         use_cases::{self, Credentials, Exchange, Transport},
     },
     sessions::Principal,
@@ -59,10 +59,10 @@ pub fn auth() -> Result<Auth, ApiError> {
         .ok_or_else(not_installed)
 }
 
-fn session() -> Result<Arc<RequestSession>, ApiError> {
+fn session() -> Result<Arc<Caller>, ApiError> {
     parts()?
         .extensions
-        .get::<Arc<RequestSession>>()
+        .get::<Arc<Caller>>()
         .cloned()
         .ok_or_else(not_installed)
 }

@@ -2,7 +2,7 @@
 //! API, and what server functions read of their request (docs/architecture.md, "The request
 //! path").
 
-pub mod api;
+pub(crate) mod api;
 pub(crate) mod client_ip;
 pub mod context;
 pub(crate) mod cookies;

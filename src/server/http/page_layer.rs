@@ -10,7 +10,7 @@
 
 use crate::server::{
     auth::Auth, error::RefreshFailure, http::cookies::AuthCookies, http::pages::PagePolicy,
-    http::request::RequestSession, http::use_cases, metrics::RefreshPath, sessions::Principal,
+    http::request::Caller, http::use_cases, metrics::RefreshPath, sessions::Principal,
 };
 use crate::types::safe_next;
 use axum::{
@@ -60,7 +60,7 @@ pub(crate) async fn session_layer(
     let mut session = auth.resolve(req.headers()).await;
     let mut ended = false;
 
-    if refresh && is_page && matches!(session, RequestSession::Anonymous { .. }) {
+    if refresh && is_page && matches!(session, Caller::Anonymous { .. }) {
         let auth_cookies = AuthCookies::of(&auth);
         if let Some(token) = auth_cookies.refresh_in(req.headers()) {
             let refreshed =
@@ -69,7 +69,7 @@ pub(crate) async fn session_layer(
                 Ok(issued) => {
                     auth_cookies.rewrite_inbound(req.headers_mut(), Some(&issued));
                     tracing::debug!(session_id = %issued.session_id, "refreshed during SSR");
-                    RequestSession::SignedIn(Principal {
+                    Caller::SignedIn(Principal {
                         user: issued.user,
                         session_id: issued.session_id,
                     })
@@ -77,9 +77,9 @@ pub(crate) async fn session_layer(
                 Err(RefreshFailure::Invalid) => {
                     auth_cookies.rewrite_inbound(req.headers_mut(), None);
                     ended = true;
-                    RequestSession::Anonymous { reason: None }
+                    Caller::Anonymous { reason: None }
                 }
-                Err(RefreshFailure::Unavailable) => RequestSession::Unavailable,
+                Err(RefreshFailure::Unavailable) => Caller::Unavailable,
             };
         }
     }
@@ -91,7 +91,7 @@ pub(crate) async fn session_layer(
                 .uri()
                 .path_and_query()
                 .map_or(path.as_str(), |pq| pq.as_str());
-            if matches!(session, RequestSession::Unavailable) {
+            if matches!(session, Caller::Unavailable) {
                 return unavailable_page(target);
             }
             let next = crate::types::next_param(target);

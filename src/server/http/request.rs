@@ -1,5 +1,5 @@
 //! What one request knows about its caller, resolved once and shared by everything that serves it
-//! (docs/architecture.md): an `Arc<RequestSession>` in the request extensions.
+//! (docs/architecture.md): an `Arc<Caller>` in the request extensions.
 
 use crate::error::{ApiError, ErrorCode};
 use crate::server::{auth::Auth, http::cookies::AuthCookies, sessions::Principal};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// The caller of one request.
 #[derive(Debug, Clone)]
-pub enum RequestSession {
+pub enum Caller {
     /// A valid access token of a live session.
     SignedIn(Principal),
     /// No usable access token. `reason` is `None` when the request carried no credentials at all,
@@ -27,7 +27,7 @@ pub enum RequestSession {
     Unavailable,
 }
 
-impl RequestSession {
+impl Caller {
     /// The caller, or the 401/503 a protected call answers with.
     pub fn require(&self) -> Result<&Principal, ApiError> {
         match self {
@@ -71,40 +71,40 @@ pub(crate) fn unauthorized(code: ErrorCode) -> ApiError {
 impl Auth {
     /// Resolves the caller from the request headers: verifies the access token and checks that its
     /// session is live. Never refreshes.
-    pub async fn resolve(&self, headers: &HeaderMap) -> RequestSession {
+    pub async fn resolve(&self, headers: &HeaderMap) -> Caller {
         let cookies = AuthCookies::of(self);
         let has_refresh = cookies.refresh_in(headers).is_some();
         let Some(token) = cookies.access_in(headers) else {
             let reason = has_refresh.then_some(ErrorCode::MissingToken);
-            return RequestSession::Anonymous { reason };
+            return Caller::Anonymous { reason };
         };
         let claims = match self.sessions().keys().verify(&token) {
             Ok(c) => c,
-            Err(code) => return RequestSession::Anonymous { reason: Some(code) },
+            Err(code) => return Caller::Anonymous { reason: Some(code) },
         };
         match self.sessions().principal(&claims).await {
-            Ok(Some(p)) => RequestSession::SignedIn(p),
-            Ok(None) => RequestSession::Anonymous {
+            Ok(Some(p)) => Caller::SignedIn(p),
+            Ok(None) => Caller::Anonymous {
                 reason: Some(ErrorCode::InvalidToken),
             },
             Err(e) => {
                 tracing::error!(error = %e, "session check failed on the database");
                 crate::server::metrics::unavailable("database");
-                RequestSession::Unavailable
+                Caller::Unavailable
             }
         }
     }
 }
 
 impl Auth {
-    /// The request's caller: the `Arc<RequestSession>` the session layer left in the extensions,
+    /// The request's caller: the `Arc<Caller>` the session layer left in the extensions,
     /// or, where it did not run, resolved now and left there for whatever reads it next.
     pub(crate) async fn session_of(
         &self,
         extensions: &mut axum::http::Extensions,
         headers: &HeaderMap,
-    ) -> Arc<RequestSession> {
-        if let Some(s) = extensions.get::<Arc<RequestSession>>() {
+    ) -> Arc<Caller> {
+        if let Some(s) = extensions.get::<Arc<Caller>>() {
             return s.clone();
         }
         let session = Arc::new(self.resolve(headers).await);
@@ -113,7 +113,7 @@ impl Auth {
     }
 }
 
-async fn request_session<S>(parts: &mut Parts, state: &S) -> Arc<RequestSession>
+async fn request_session<S>(parts: &mut Parts, state: &S) -> Arc<Caller>
 where
     Auth: FromRef<S>,
 {
