@@ -29,7 +29,7 @@
 //! never a global.
 //!
 //! The session never calls the layer: it is plain reactive state that the layer writes. The
-//! layer finds the page's session through [`provided`] and registers a [`Listener`] to hear of
+//! layer finds the page's session through `provided()` and registers a `Listener` to hear of
 //! the session being provided and of sign-ins and sign-outs made in this tab (which it tells the
 //! other tabs).
 

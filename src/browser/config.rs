@@ -1,5 +1,5 @@
 //! The layer's paths, names and timeouts ([`LayerConfig`]): what the server put in the page,
-//! what the page overrides, what [`configure`](super::configure) set. Owns nothing but that.
+//! what the page overrides, what [`configure`](super::configure)(super::configure) set. Owns nothing but that.
 
 use std::{cell::RefCell, time::Duration};
 use wasm_bindgen::JsValue;
@@ -8,10 +8,10 @@ use wasm_bindgen::JsValue;
 /// every page its refresh path and sign-in page (`<meta name="sessionflow">`, which
 /// [`Default`] reads), and the rest has defaults.
 ///
-/// Set with [`configure`] before hydrating (fields not set: `..Default::default()`, which holds
+/// Set with [`configure`](super::configure) before hydrating (fields not set: `..Default::default()`, which holds
 /// what the server said), or, without recompiling, from the page: a global
 /// `window.sessionflowConfig = { refreshTimeoutMs, requestTimeoutMs, refreshPath, loginPath,
-/// channel }` overrides what it names (read at [`install_default_hook`] / [`configure`]).
+/// channel }` overrides what it names (read at [`install_default_hook`](super::install_default_hook) / [`configure`](super::configure)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerConfig {
     /// The refresh endpoint (`POST`).
