@@ -1,7 +1,7 @@
 //! The engine's root: [`Auth`] composes the parts (docs/architecture.md, "Modules"), each with
 //! one owner: [`Sessions`] (rotation rules, flights, liveness, keys) and [`Accounts`] (sign-in,
-//! registration, limits), both over one [`Store`]. The HTTP side (`http/`) holds an `Auth` and
-//! asks it; nothing here knows about HTTP.
+//! registration, limits), each holding the store traits it owns (handed out of [`Stores`]). The
+//! HTTP side (`http/`) holds an `Auth` and asks it; nothing here knows about HTTP.
 
 use crate::server::{
     accounts::{Accounts, ClientInfo},
@@ -11,7 +11,7 @@ use crate::server::{
     mail::{self, Outbox},
     metrics::RefreshPath,
     sessions::{tokens::Keys, Principal, Sessions, TokenPair},
-    store::{self, Database, Store},
+    store::{self, Database, IdempotencyStore, Stores},
 };
 use crate::types::{Email, Password, SessionInfo, User};
 use std::{
@@ -24,7 +24,7 @@ use std::{
 pub struct Auth(Arc<Inner>);
 
 struct Inner {
-    store: Arc<dyn Store>,
+    stores: Stores,
     sessions: Sessions,
     accounts: Accounts,
     /// The mail worker's side of the outbox; its worker runs while this lives.
@@ -51,12 +51,12 @@ impl Auth {
         db: impl Into<Database>,
         config: AuthConfig,
     ) -> Result<Self, sqlx::migrate::MigrateError> {
-        let store = db
+        let stores = db
             .into()
-            .into_store()
+            .into_stores()
             .map_err(sqlx::migrate::MigrateError::Execute)?;
-        store.migrate().await?;
-        let auth = Self::with_store(store, config);
+        stores.root.migrate().await?;
+        let auth = Self::with_stores(stores, config);
         auth.follow_revocations();
         auth.0.outbox.start();
         match &auth.0.config.recovery.transport {
@@ -90,18 +90,23 @@ impl Auth {
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         *self.0.listener_stop.lock().expect("listener slot") = Some(stop);
-        let store = self.0.store.clone();
-        handle.spawn(async move { store.follow_announcements(on, stopped).await });
+        let announcements = self.0.stores.announcements.clone();
+        handle.spawn(async move { announcements.follow_announcements(on, stopped).await });
     }
 
-    fn with_store(store: Arc<dyn Store>, config: AuthConfig) -> Self {
+    fn with_stores(stores: Stores, config: AuthConfig) -> Self {
         use secrecy::ExposeSecret;
-        let shared_limits = store.backend() == store::Backend::Postgres;
+        let shared_limits = stores.root.backend() == store::Backend::Postgres;
         let mailer = mail::mailer(&config.recovery.transport).unwrap_or_else(|e| {
             tracing::error!(error = %e, "mail is off: its transport could not be built");
             None
         });
-        let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.clone()));
+        let outbox = Arc::new(Outbox::new(
+            stores.accounts.clone(),
+            stores.recovery.clone(),
+            mailer,
+            config.clone(),
+        ));
         let keys = Keys::new(
             config.secret.expose_secret(),
             config.accepted_secrets.iter().map(|s| s.expose_secret()),
@@ -109,18 +114,25 @@ impl Auth {
         );
         Self(Arc::new(Inner {
             sessions: Sessions::new(
-                store.clone(),
+                stores.sessions.clone(),
+                stores.announcements.clone(),
                 keys,
                 config.tokens.clone(),
                 config.liveness_ttl,
             ),
-            accounts: Accounts::new(store.clone(), &config, shared_limits, outbox.clone()),
+            accounts: Accounts::new(
+                stores.accounts.clone(),
+                stores.recovery.clone(),
+                &config,
+                shared_limits,
+                outbox.clone(),
+            ),
             outbox,
             listener_stop: std::sync::Mutex::new(None),
             sweeper: std::sync::Once::new(),
             warned_no_peer: AtomicBool::new(false),
             page_turns: Arc::new(tokio::sync::Semaphore::new(config.limits.page_concurrency)),
-            store,
+            stores,
             config,
         }))
     }
@@ -141,8 +153,9 @@ impl Auth {
             .expect("the engine never closes its page turns")
     }
 
-    pub(crate) fn store(&self) -> &dyn Store {
-        &*self.0.store
+    /// The idempotency records (owner: `http/idempotency.rs`).
+    pub(crate) fn idempotency_keys(&self) -> &dyn IdempotencyStore {
+        &*self.0.stores.idempotency
     }
 
     pub(crate) fn sessions(&self) -> &Sessions {
@@ -153,7 +166,7 @@ impl Auth {
     /// SQLite: it grants the write lock for an instant (a reader always gets through, WAL), which
     /// fails after the busy timeout while another process holds it.
     pub async fn health(&self) -> Result<(), sqlx::Error> {
-        self.store().health().await
+        self.0.stores.root.health().await
     }
 
     /// Starts the periodic sweep on the current tokio runtime, once per engine.
@@ -191,13 +204,13 @@ impl Auth {
     pub async fn sweep(&self) -> Result<(), sqlx::Error> {
         let now = db::now_ms();
         let day = 24 * 3600 * 1000;
-        self.store()
-            .sweep(store::Sweep {
-                now,
-                spent_before: now - day,
-                idempotency_before: now - IDEMPOTENCY_KEEP.as_millis() as i64,
-            })
-            .await
+        let stores = &self.0.stores;
+        stores.sessions.sweep_sessions(now, now - day).await?;
+        stores
+            .idempotency
+            .sweep_keys(now - IDEMPOTENCY_KEEP.as_millis() as i64)
+            .await?;
+        stores.accounts.sweep_buckets(now).await
     }
 
     // Sessions (docs/protocol.md): the rules are in `sessions/mod.rs`.

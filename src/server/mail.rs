@@ -16,7 +16,7 @@ use crate::server::{
     sessions::tokens,
     store::{
         recovery::{Claimed, NewToken, Outcome, Pending, Purpose},
-        Store,
+        AccountStore, RecoveryStore,
     },
 };
 use crate::types::User;
@@ -201,16 +201,24 @@ pub(crate) fn reset(config: &AuthConfig, user: &User, token: &str) -> Mail {
 
 /// The worker's side of the outbox: one per engine, running while the engine lives.
 pub(crate) struct Outbox {
-    store: Arc<dyn Store>,
+    /// Looks up the account a reset request names.
+    accounts: Arc<dyn AccountStore>,
+    recovery: Arc<dyn RecoveryStore>,
     mailer: Option<Arc<dyn Mailer>>,
     config: AuthConfig,
     wake: Arc<tokio::sync::Notify>,
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn Store>, mailer: Option<Arc<dyn Mailer>>, config: AuthConfig) -> Self {
+    pub fn new(
+        accounts: Arc<dyn AccountStore>,
+        recovery: Arc<dyn RecoveryStore>,
+        mailer: Option<Arc<dyn Mailer>>,
+        config: AuthConfig,
+    ) -> Self {
         Self {
-            store,
+            accounts,
+            recovery,
             mailer,
             config,
             wake: Arc::default(),
@@ -260,8 +268,7 @@ impl Outbox {
         };
         let now = now_ms();
         let claimed = self
-            .store
-            .recovery()
+            .recovery
             .claim(now, now + LEASE.as_millis() as i64, BATCH)
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "the mail outbox could not be read"))?;
@@ -275,20 +282,20 @@ impl Outbox {
                 tracing::warn!(error = %e, "a message could not be recorded; it is retried after its lease");
             }
         }
-        if let Ok(depth) = self.store.recovery().outbox_depth().await {
+        if let Ok(depth) = self.recovery.outbox_depth().await {
             metrics::outbox_depth(depth);
         }
         Ok(n)
     }
 
     async fn deliver(&self, mailer: &dyn Mailer, row: Claimed) -> Result<(), sqlx::Error> {
-        let recovery = self.store.recovery();
+        let recovery = &self.recovery;
         let mail = match row.pending {
             Pending::Message(mail) => mail,
             Pending::ResetRequest(email) => {
                 // The work that depends on whether the account exists happens here, never in
                 // the request's answer.
-                let Some((user, _)) = self.store.find_account(&email).await? else {
+                let Some((user, _)) = self.accounts.find_account(&email).await? else {
                     metrics::mail(Outcome::NoAccount.as_str());
                     return recovery.finish(&row.id, now_ms(), Outcome::NoAccount).await;
                 };

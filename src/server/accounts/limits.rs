@@ -9,7 +9,7 @@
 
 use crate::server::{
     config::{Limits, RateLimit},
-    store::Store,
+    store::AccountStore,
 };
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::{
@@ -97,7 +97,7 @@ impl RateLimits {
     /// Takes one attempt from the address's and then the (address, account) bucket.
     pub async fn check(
         &self,
-        store: &dyn Store,
+        store: &dyn AccountStore,
         attempt: Attempt,
         ip: IpAddr,
         account: &str,
@@ -148,7 +148,11 @@ pub(crate) struct SharedLimiter {
 /// One attempt from bucket `name`: `None` when it had room, else the seconds to wait. GCRA: each
 /// attempt moves the bucket's theoretical arrival time (`tat`) one interval `t` later, and an
 /// attempt is refused when that would put it more than the whole burst ahead of now.
-async fn take(store: &dyn Store, name: &str, limit: RateLimit) -> Result<Option<u64>, sqlx::Error> {
+async fn take(
+    store: &dyn AccountStore,
+    name: &str,
+    limit: RateLimit,
+) -> Result<Option<u64>, sqlx::Error> {
     let burst = i64::from(limit.burst.max(1));
     let t = (limit.per.as_millis() as i64 / burst).max(1);
     let now = crate::server::db::now_ms();

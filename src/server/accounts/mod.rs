@@ -10,7 +10,7 @@ use crate::server::{
     error::Error,
     mail::Outbox,
     sessions::{Sessions, TokenPair},
-    store::{NewAccount, Store},
+    store::{AccountStore, NewAccount, RecoveryStore},
 };
 use crate::{
     error::{ApiError, ErrorCode},
@@ -56,7 +56,9 @@ pub struct ClientInfo<'a> {
 /// Accounts: the store they live in, the sign-in buckets and the password-hashing pool. One
 /// per engine, owned by `Auth`; a sign-in opens its session through [`Sessions`].
 pub(crate) struct Accounts {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AccountStore>,
+    /// Recovery's links, passwords and outbox rows (`recovery.rs`).
+    recovery: Arc<dyn RecoveryStore>,
     limiter: RateLimits,
     hashing: HashPool,
     /// Where messages go (the worker's side; requests only queue and wake it).
@@ -68,7 +70,8 @@ pub(crate) struct Accounts {
 impl Accounts {
     /// Buckets in the database when they must hold across instances (`shared_limits`).
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn AccountStore>,
+        recovery: Arc<dyn RecoveryStore>,
         config: &AuthConfig,
         shared_limits: bool,
         outbox: Arc<Outbox>,
@@ -77,13 +80,18 @@ impl Accounts {
             limiter: RateLimits::new(&config.limits, shared_limits),
             hashing: HashPool::new(&config.limits),
             store,
+            recovery,
             outbox,
             config: config.clone(),
         }
     }
 
-    fn store(&self) -> &dyn Store {
+    fn store(&self) -> &dyn AccountStore {
         &*self.store
+    }
+
+    fn recovery(&self) -> &dyn RecoveryStore {
+        &*self.recovery
     }
 
     /// Forgets in-memory buckets that are full again.

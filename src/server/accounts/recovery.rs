@@ -82,10 +82,7 @@ impl Accounts {
             expires_at: now + self.config.recovery.verify_ttl.as_millis() as i64,
         };
         let id = uuid::Uuid::new_v4().to_string();
-        self.store()
-            .recovery()
-            .queue_verification(&id, link, &mail)
-            .await?;
+        self.recovery().queue_verification(&id, link, &mail).await?;
         metrics::mail("queued");
         self.outbox.wake();
         Ok(())
@@ -100,8 +97,7 @@ impl Accounts {
         let email = Email::parse(email)?;
         self.limit(Attempt::Recovery, who, &email).await?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.store()
-            .recovery()
+        self.recovery()
             .queue_reset_request(&id, email.as_str(), now_ms())
             .await?;
         metrics::account_event("reset_requested");
@@ -120,7 +116,7 @@ impl Accounts {
         }
         let email = Email::parse(&caller.user.email)?;
         self.limit(Attempt::Recovery, who, &email).await?;
-        match self.store().recovery().account(&caller.user.id).await? {
+        match self.recovery().account(&caller.user.id).await? {
             Some((user, _)) if !user.email_verified => self.queue_verification(&user).await,
             _ => Ok(()),
         }
@@ -157,7 +153,6 @@ impl Accounts {
     pub async fn verify_email(&self, sessions: &Sessions, token: &str) -> Result<User, Error> {
         let hash = tokens::token_hash(link_token(token)?);
         let user = self
-            .store()
             .recovery()
             .verify_email(&hash, now_ms())
             .await?
@@ -175,7 +170,6 @@ impl Accounts {
             return Ok(false);
         };
         Ok(self
-            .store()
             .recovery()
             .reset_link_usable(&tokens::token_hash(token), now_ms())
             .await?)
@@ -192,7 +186,7 @@ impl Accounts {
         who: ClientInfo<'_>,
     ) -> Result<TokenPair, Error> {
         let hash = tokens::token_hash(link_token(token)?);
-        let recovery = self.store().recovery();
+        let recovery = self.recovery();
         // Cheap refusal before the expensive hash; the conditional update below decides.
         if !recovery.reset_link_usable(&hash, now_ms()).await? {
             return Err(invalid_link().into());
@@ -228,7 +222,7 @@ impl Accounts {
         let email = Email::parse(&caller.user.email)?;
         // Guessing the current password is a sign-in attempt, and limited like one.
         self.limit(Attempt::SignIn, who, &email).await?;
-        let recovery = self.store().recovery();
+        let recovery = self.recovery();
         let Some((user, hash)) = recovery.account(&caller.user.id).await? else {
             return Err(
                 ApiError::new(ErrorCode::InvalidToken, "The account no longer exists.").into(),

@@ -130,7 +130,7 @@ impl Store {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let now = crate::server::db::now_ms();
-            let store = self.auth.store();
+            let store = self.auth.idempotency_keys();
             let claimed = store
                 .claim_key(&self.user_id, &self.key, &self.fingerprint, now)
                 .await
@@ -189,7 +189,7 @@ impl Store {
             Ok(text) => {
                 let headers = serde_json::to_string(&kept).unwrap_or_default();
                 self.auth
-                    .store()
+                    .idempotency_keys()
                     .finish_key(
                         &self.user_id,
                         &self.key,
@@ -214,7 +214,7 @@ impl Store {
     async fn release(&self) {
         let done = self
             .auth
-            .store()
+            .idempotency_keys()
             .release_key(&self.user_id, &self.key)
             .await;
         if let Err(e) = done {

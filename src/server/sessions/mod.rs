@@ -16,7 +16,7 @@ use crate::server::{
     error::RefreshFailure,
     metrics,
     metrics::{RefreshOutcome, RefreshPath},
-    store::{NewSession, Rotation, Store, TokenState},
+    store::{AnnouncementStore, NewSession, Rotation, SessionStore, TokenState},
 };
 use crate::types::{SessionInfo, User};
 use std::{sync::Arc, time::Duration};
@@ -40,7 +40,9 @@ fn secs(d: Duration) -> i64 {
 /// Sessions and their tokens: the store they live in, the signing keys, the rotations in
 /// flight, and the sessions believed live. One per engine, owned by `Auth`.
 pub(crate) struct Sessions {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SessionStore>,
+    /// Revocations told to the other instances.
+    announcements: Arc<dyn AnnouncementStore>,
     keys: tokens::Keys,
     tokens: TokenConfig,
     flights: flight::Flights,
@@ -49,7 +51,8 @@ pub(crate) struct Sessions {
 
 impl Sessions {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn SessionStore>,
+        announcements: Arc<dyn AnnouncementStore>,
         keys: tokens::Keys,
         tokens: TokenConfig,
         liveness_ttl: Duration,
@@ -58,12 +61,13 @@ impl Sessions {
             flights: flight::Flights::new(tokens.reuse_grace),
             live: liveness::LiveSessions::new(liveness_ttl),
             store,
+            announcements,
             keys,
             tokens,
         }
     }
 
-    fn store(&self) -> &dyn Store {
+    fn store(&self) -> &dyn SessionStore {
         &*self.store
     }
 
@@ -370,7 +374,7 @@ impl Sessions {
     /// Forgets revoked sessions here and tells the other instances (PostgreSQL).
     async fn revoked(&self, payload: String) {
         self.live.apply(&payload);
-        match self.store().announce(&payload).await {
+        match self.announcements.announce(&payload).await {
             Ok(true) => metrics::revocation_announcement("sent"),
             Ok(false) => {}
             Err(e) => {

@@ -1,12 +1,13 @@
-//! The storage of account recovery (owner: `server::recovery`): one-time links, the password and
-//! verification columns of `users`, and the mail outbox. A trait of its own rather than more
-//! methods on [`Store`](super::Store): one owner, one seam.
+//! The storage of account recovery (held by `accounts/recovery.rs` and the mail worker): one-time
+//! links, the password and verification columns of `users`, and the mail outbox. A trait of its
+//! own rather than more methods on [`AccountStore`](super::traits::AccountStore): one seam per
+//! concern.
 //!
 //! Written once, generic over the backend's native pool ([`SqlRecovery`]); the one difference
 //! between the backends (PostgreSQL claims outbox rows with `FOR UPDATE SKIP LOCKED`, so two
 //! instances never take the same message) is a flag.
 
-use super::{user_of, NewSession};
+use super::model::{user_of, NewSession};
 use crate::server::mailer::Mail;
 use crate::types::User;
 use sqlx::{Database, Pool, Row};

@@ -6,7 +6,7 @@
 //! The thread takes the store's write turn around each batch, so the engine's other writes in
 //! this process queue behind it instead of meeting it at SQLite's lock.
 
-use super::super::{Rotated, Rotation};
+use crate::server::store::model::{Rotated, Rotation};
 use crate::types::User;
 use rusqlite::{OptionalExtension, TransactionBehavior};
 use std::{path::PathBuf, sync::mpsc, sync::Arc, time::Duration};
