@@ -24,6 +24,9 @@ pub(crate) mod recovery;
 mod sqlite;
 pub(crate) mod traits;
 
+#[cfg(test)]
+mod contract_tests;
+
 pub(crate) use model::{Backend, NewAccount, NewSession, OnAnnouncement, Rotation, TokenState};
 pub(crate) use recovery::RecoveryStore;
 pub(crate) use traits::{
