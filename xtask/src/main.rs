@@ -50,7 +50,13 @@ fn main() -> ExitCode {
         }),
         Some("test") => test(),
         Some("lint") => setup(false).and_then(|()| lint()),
-        Some("bench") => bench(args.iter().any(|a| a == "--micro")),
+        Some("bench") => bench(
+            args.iter().any(|a| a == "--micro"),
+            args.iter()
+                .position(|a| a == "--report")
+                .and_then(|i| args.get(i + 1))
+                .map(String::as_str),
+        ),
         Some("fuzz") => fuzz(seconds_arg(&args).unwrap_or(60)),
         Some("example") => setup(false)
             .and_then(|()| build_example())
@@ -68,7 +74,7 @@ fn main() -> ExitCode {
         Some("setup-ci") => beside(|| setup(false), node_tools),
         _ => {
             eprintln!(
-                "usage: cargo xtask <dev|serve|build|test|lint|deny|openapi [--seconds N]|fuzz [--seconds N]|example|bench [--micro]|setup|setup-ci>"
+                "usage: cargo xtask <dev|serve|build|test|lint|deny|openapi [--seconds N]|fuzz [--seconds N]|example|bench [--micro|--report ROWS.tsv]|setup|setup-ci>"
             );
             return ExitCode::from(2);
         }
@@ -405,12 +411,25 @@ const OPENAPI_SECONDS: u64 = 120;
 /// `cargo xtask bench`: every server in one run on this machine (`xtask/bench.sh`: the ceiling,
 /// the Express and Nuxt peers, sessionflow on SQLite and on PostgreSQL when one is configured),
 /// then the table and `target/bench/<time>.json`. `--micro`: the criterion micro-benchmarks.
-fn bench(micro: bool) -> Result {
+fn bench(micro: bool, report: Option<&str>) -> Result {
     if micro {
         step("criterion micro-benchmarks (cargo bench -p server)");
         return run("cargo", &["bench", "-p", "server"]);
     }
+    // `--report ROWS.tsv`: the table and JSON of rows already measured (a narrowed
+    // `bash xtask/bench.sh` run with BENCH_ROWS=…), written beside them.
+    if let Some(rows_path) = report {
+        let rows = std::fs::read_to_string(rows_path).map_err(|e| format!("{rows_path}: {e}"))?;
+        let report = bench_report::Report::from_tsv(&rows);
+        let json_path = format!("{}.json", rows_path.trim_end_matches(".tsv"));
+        std::fs::write(&json_path, report.json(&bench_meta()))
+            .map_err(|e| format!("{json_path}: {e}"))?;
+        println!("{}", report.table());
+        eprintln!("written: {json_path}");
+        return Ok(());
+    }
     setup(true)?;
+    bench_tools()?;
     step("release builds: the site (server + wasm) and the token seeder");
     run("cargo", &["leptos", "build", "--release", "--precompress"])?;
     run(
@@ -430,8 +449,22 @@ fn bench(micro: bool) -> Result {
         .trim()
         .to_owned();
     let rows_path = format!("target/bench/{stamp}.tsv");
-    step("wrk against every server (xtask/bench.sh)");
-    run_env("bash", &["xtask/bench.sh"], &[("BENCH_ROWS", &rows_path)])?;
+    run(
+        "cargo",
+        &["build", "--release", "-p", "xtask", "--bin", "openloop"],
+    )?;
+    let openloop = env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("release/openloop");
+    step("wrk, oha and openloop against every server, then the first visit (xtask/bench.sh)");
+    run_env(
+        "bash",
+        &["xtask/bench.sh"],
+        &[
+            ("BENCH_ROWS", &rows_path),
+            ("OPENLOOP", &openloop.to_string_lossy()),
+        ],
+    )?;
     let rows = std::fs::read_to_string(&rows_path).map_err(|e| format!("{rows_path}: {e}"))?;
     let report = bench_report::Report::from_tsv(&rows);
     let json_path = format!("target/bench/{stamp}.json");
@@ -440,6 +473,33 @@ fn bench(micro: bool) -> Result {
     println!("{}", report.table());
     eprintln!("written: {json_path}");
     Ok(())
+}
+
+/// The oha the bench's open-loop phase uses (`-q RATE --latency-correction`), pinned.
+const OHA: &str = "1.16.0";
+
+/// The bench's load tools: Debian's wrk (closed loop), oha from crates.io at [`OHA`] (open
+/// loop), and for the first-visit bytes Debian's Chromium and the end-to-end suite's Playwright.
+fn bench_tools() -> Result {
+    // `wrk -v` exits 1 after its banner: only a failure to start says it is missing.
+    if Command::new("wrk").arg("-v").output().is_err() {
+        step("installing Debian's wrk");
+        run("apt-get", &["update"])?;
+        run_env(
+            "apt-get",
+            &["install", "-y", "wrk"],
+            &[("DEBIAN_FRONTEND", "noninteractive")],
+        )?;
+    }
+    let oha = cargo_bin("oha");
+    let installed = output(oha.to_str().unwrap_or("oha"), &["--version"]).unwrap_or_default();
+    if !installed.contains(OHA) {
+        step(&format!(
+            "installing oha {OHA} (a few minutes the first time)"
+        ));
+        install_tool(&["install", "oha", "--locked", "--version", OHA, "--force"])?;
+    }
+    chromium().and_then(|()| node_tools())
 }
 
 /// The commit, the machine, the bundle sizes.
