@@ -1,6 +1,7 @@
 //! The engine on its own: a minimal router with nothing but `Auth::install`, called in process
 //! (no port, no app), on a SQLite file, an in-memory SQLite pool, and PostgreSQL when
-//! `TEST_DATABASE_URL` names a database whose role may create databases. What a user of the
+//! `TEST_DATABASE_URL` names a database whose role may create databases: each such case a test
+//! per backend (`sqlite::…`, `sqlite_memory::…`, `postgres::…`). What a user of the
 //! JSON API would notice: sign-in, rotation, the grace window, reuse revocation, and many
 //! sessions rotating at once each keeping their own session.
 
@@ -16,7 +17,9 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 mod support;
-use support::{databases, next_client, Db, Engine, PASSWORD, PAST_THE_WINDOWS, SECRET};
+use support::{
+    next_client, per_backend, Backend, Engine, Logs, PASSWORD, PAST_THE_WINDOWS, SECRET,
+};
 
 #[tokio::test]
 async fn a_database_url_the_engine_cannot_use_is_an_error_not_a_panic() {
@@ -29,59 +32,53 @@ async fn a_database_url_the_engine_cannot_use_is_an_error_not_a_panic() {
     }
 }
 
-#[tokio::test]
-async fn a_refresh_token_rotates_once_and_a_late_replay_ends_the_session() {
-    for db in databases() {
-        let engine = Engine::start(&db, Duration::from_millis(200)).await;
-        let r0 = engine.post_register("ada@example.com").await;
-        let (status, r1) = engine.post_refresh(&r0).await;
-        assert_eq!(status, StatusCode::OK, "{}", engine.name);
-        let r1 = r1.expect("successor");
-        assert_ne!(r1, r0);
-        // Inside the grace window, the old token gets the same successor.
-        let (status, again) = engine.post_refresh(&r0).await;
-        assert_eq!(status, StatusCode::OK, "{}", engine.name);
-        assert_eq!(again.as_deref(), Some(r1.as_str()), "{}", engine.name);
-        // The successor rotates; then the first token, replayed long after, is a theft.
-        let (status, r2) = engine.post_refresh(&r1).await;
-        assert_eq!(status, StatusCode::OK, "{}", engine.name);
-        // What is judged here is time itself: a replay after both the 200 ms grace and the
-        // 2 s coalescing window (a burst's stragglers share its rotation within it). There is
-        // no event to wait for.
-        tokio::time::sleep(PAST_THE_WINDOWS).await;
-        let (status, _) = engine.post_refresh(&r0).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", engine.name);
-        let (status, _) = engine.post_refresh(&r2.expect("r2")).await;
-        assert_eq!(
-            status,
-            StatusCode::UNAUTHORIZED,
-            "{}: the whole session ended",
-            engine.name
-        );
-    }
+async fn a_refresh_token_rotates_once_and_a_late_replay_ends_the_session(backend: Backend) {
+    let engine = Engine::start(&backend, Duration::from_millis(200)).await;
+    let r0 = engine.post_register("ada@example.com").await;
+    let (status, r1) = engine.post_refresh(&r0).await;
+    assert_eq!(status, StatusCode::OK, "{}", engine.name);
+    let r1 = r1.expect("successor");
+    assert_ne!(r1, r0);
+    // Inside the grace window, the old token gets the same successor.
+    let (status, again) = engine.post_refresh(&r0).await;
+    assert_eq!(status, StatusCode::OK, "{}", engine.name);
+    assert_eq!(again.as_deref(), Some(r1.as_str()), "{}", engine.name);
+    // The successor rotates; then the first token, replayed long after, is a theft.
+    let (status, r2) = engine.post_refresh(&r1).await;
+    assert_eq!(status, StatusCode::OK, "{}", engine.name);
+    // What is judged here is time itself: a replay after both the 200 ms grace and the
+    // 2 s coalescing window (a burst's stragglers share its rotation within it). There is
+    // no event to wait for.
+    tokio::time::sleep(PAST_THE_WINDOWS).await;
+    let (status, _) = engine.post_refresh(&r0).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{}", engine.name);
+    let (status, _) = engine.post_refresh(&r2.expect("r2")).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "{}: the whole session ended",
+        engine.name
+    );
 }
 
-#[tokio::test]
-async fn many_sessions_rotating_at_once_each_keep_their_own_session() {
-    for db in databases() {
-        let engine = Engine::start(&db, Duration::ZERO).await;
-        let mut tokens = Vec::new();
-        for i in 0..24 {
-            tokens.push(engine.post_register(&format!("user{i}@example.com")).await);
+async fn many_sessions_rotating_at_once_each_keep_their_own_session(backend: Backend) {
+    let engine = Engine::start(&backend, Duration::ZERO).await;
+    let mut tokens = Vec::new();
+    for i in 0..24 {
+        tokens.push(engine.post_register(&format!("user{i}@example.com")).await);
+    }
+    // Every session twice, all at once: the rotations queue and commit together.
+    for _ in 0..2 {
+        let answers =
+            futures::future::join_all(tokens.iter().map(|t| engine.post_refresh(t))).await;
+        let mut next = Vec::new();
+        for (status, successor) in answers {
+            assert_eq!(status, StatusCode::OK, "{}", engine.name);
+            next.push(successor.expect("successor"));
         }
-        // Every session twice, all at once: the rotations queue and commit together.
-        for _ in 0..2 {
-            let answers =
-                futures::future::join_all(tokens.iter().map(|t| engine.post_refresh(t))).await;
-            let mut next = Vec::new();
-            for (status, successor) in answers {
-                assert_eq!(status, StatusCode::OK, "{}", engine.name);
-                next.push(successor.expect("successor"));
-            }
-            let distinct: std::collections::HashSet<_> = next.iter().collect();
-            assert_eq!(distinct.len(), tokens.len(), "{}", engine.name);
-            tokens = next;
-        }
+        let distinct: std::collections::HashSet<_> = next.iter().collect();
+        assert_eq!(distinct.len(), tokens.len(), "{}", engine.name);
+        tokens = next;
     }
 }
 
@@ -94,8 +91,7 @@ async fn served_without_the_client_address_the_engine_says_so_once() {
             .with_ansi(false)
             .finish(),
     );
-    let db = Db::SqliteMemory;
-    let engine = Engine::start(&db, Duration::from_secs(10)).await;
+    let engine = Engine::start(&Backend::SqliteMemory, Duration::from_secs(10)).await;
     let anonymous = |email: &str| {
         Request::post("/api/auth/register")
             .header(header::CONTENT_TYPE, "application/json")
@@ -119,33 +115,6 @@ async fn served_without_the_client_address_the_engine_says_so_once() {
         1,
         "one loud line, not one per request: {text}"
     );
-}
-
-/// Log lines written by a test's own subscriber.
-#[derive(Clone, Default)]
-struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 /// The browser layer learns the refresh path and the sign-in page from the page itself, so an
@@ -315,3 +284,8 @@ async fn get_from(router: Router, path: &str) -> axum::response::Response {
         .expect("request");
     router.oneshot(req).await.expect("answer")
 }
+
+per_backend!(
+    memory: a_refresh_token_rotates_once_and_a_late_replay_ends_the_session,
+    many_sessions_rotating_at_once_each_keep_their_own_session,
+);

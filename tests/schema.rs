@@ -24,30 +24,18 @@ use std::{
 };
 
 mod support;
-use support::{new_postgres_database, next_client, Engine, PASSWORD, SECRET};
+use support::{new_postgres_database, next_client, per_backend, Backend, Engine, PASSWORD, SECRET};
 
-#[derive(Clone, Copy, PartialEq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A new, empty database of `backend`, by URL (with the folder that holds a SQLite file); `None`
-/// when PostgreSQL is wanted and `TEST_DATABASE_URL` is not set.
-async fn new_database(backend: Backend) -> Option<(String, Option<tempfile::TempDir>)> {
+/// A new, empty database of `backend`, by URL (with the folder that holds a SQLite file).
+async fn new_database(backend: &Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}/app.db?mode=rwc", dir.path().display());
-            Some((url, Some(dir)))
+            (url, Some(dir))
         }
-        Backend::Postgres => {
-            let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-                eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL case does not run");
-                return None;
-            };
-            Some((new_postgres_database(&admin).await, None))
-        }
+        Backend::Postgres(admin) => (new_postgres_database(admin).await, None),
+        Backend::SqliteMemory => unreachable!("an upgrade needs a database that outlives a pool"),
     }
 }
 
@@ -63,9 +51,9 @@ async fn open(url: &str) -> AnyPool {
 
 /// Every table, column, index and constraint, one line each, sorted: two databases with the same
 /// lines have the same schema. sqlx's bookkeeping table is left out.
-async fn schema(db: &AnyPool, backend: Backend) -> Vec<String> {
+async fn schema(db: &AnyPool, backend: &Backend) -> Vec<String> {
     let queries: &[&str] = match backend {
-        Backend::Sqlite => &[
+        Backend::Sqlite | Backend::SqliteMemory => &[
             "SELECT m.name || '.' || p.name || ' ' || p.type || ' notnull=' || p.\"notnull\" \
                || ' pk=' || p.pk || ' default=' || coalesce(p.dflt_value, '') \
              FROM sqlite_master m JOIN pragma_table_info(m.name) p \
@@ -79,7 +67,7 @@ async fn schema(db: &AnyPool, backend: Backend) -> Vec<String> {
              FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
              WHERE m.type = 'table'",
         ],
-        Backend::Postgres => &[
+        Backend::Postgres(_) => &[
             "SELECT table_name || '.' || column_name || ' ' || data_type || ' nullable=' \
                || is_nullable || ' default=' || coalesce(column_default, '') \
              FROM information_schema.columns \
@@ -104,13 +92,13 @@ async fn schema(db: &AnyPool, backend: Backend) -> Vec<String> {
 }
 
 /// Every table, and the index of every table, in the database.
-async fn tables_and_indexes(db: &AnyPool, backend: Backend) -> Vec<(String, String)> {
+async fn tables_and_indexes(db: &AnyPool, backend: &Backend) -> Vec<(String, String)> {
     let q = match backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::SqliteMemory => {
             "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') \
              AND tbl_name NOT LIKE '\\_sqlx%' ESCAPE '\\'"
         }
-        Backend::Postgres => {
+        Backend::Postgres(_) => {
             "SELECT 'table', table_name::text FROM information_schema.tables \
                WHERE table_schema = current_schema() AND table_name NOT LIKE '\\_sqlx%' \
              UNION ALL SELECT 'index', indexname::text FROM pg_indexes \
@@ -185,9 +173,7 @@ async fn refresh(engine: &Engine, token: &str) -> (StatusCode, Option<String>) {
 /// tables and rows stay as they were, sign-in works, and every table and index the engine made
 /// carries the prefix.
 async fn an_app_keeps_its_own_users_table(backend: Backend) {
-    let Some((url, _dir)) = new_database(backend).await else {
-        return;
-    };
+    let (url, _dir) = new_database(&backend).await;
     let db = open(&url).await;
     sqlx::raw_sql(
         "CREATE TABLE users (id BIGINT PRIMARY KEY, nickname TEXT NOT NULL); \
@@ -198,7 +184,7 @@ async fn an_app_keeps_its_own_users_table(backend: Backend) {
     .execute(&db)
     .await
     .expect("the app's tables");
-    let app_schema = schema(&db, backend).await;
+    let app_schema = schema(&db, &backend).await;
 
     let engine = Engine::on(url.clone(), config(), Router::new(), "adopter").await;
     engine.post_register("ada@example.com").await;
@@ -223,7 +209,7 @@ async fn an_app_keeps_its_own_users_table(backend: Backend) {
         count, 1,
         "the engine's sign-in wrote nothing in the app's sessions"
     );
-    let now = schema(&db, backend).await;
+    let now = schema(&db, &backend).await;
     for line in &app_schema {
         assert!(
             now.contains(line),
@@ -231,7 +217,7 @@ async fn an_app_keeps_its_own_users_table(backend: Backend) {
         );
     }
 
-    for (kind, name) in tables_and_indexes(&db, backend).await {
+    for (kind, name) in tables_and_indexes(&db, &backend).await {
         let the_apps = ["users", "sessions", "users_pkey", "sessions_pkey"]
             .contains(&name.as_str())
             || name.starts_with("sqlite_autoindex_users")
@@ -268,7 +254,7 @@ async fn migrations_before_the_prefix() -> Migrator {
 
 /// Takes a database of today's schema back to the one before the prefix, rows and all: what the
 /// renaming migration undoes, and sqlx's bookkeeping as the old migrations left it.
-async fn back_to_before_the_prefix(db: &AnyPool, backend: Backend) {
+async fn back_to_before_the_prefix(db: &AnyPool, backend: &Backend) {
     sqlx::raw_sql(
         "ALTER TABLE sessionflow_users RENAME TO users; \
          ALTER TABLE sessionflow_sessions RENAME TO sessions; \
@@ -286,7 +272,7 @@ async fn back_to_before_the_prefix(db: &AnyPool, backend: Backend) {
     .execute(db)
     .await
     .expect("tables renamed back");
-    if backend == Backend::Postgres {
+    if matches!(backend, Backend::Postgres(_)) {
         sqlx::raw_sql(
             "DO $$ DECLARE r record; BEGIN \
                FOR r IN SELECT cls.relname AS tbl, con.conname AS name \
@@ -324,13 +310,11 @@ async fn back_to_before_the_prefix(db: &AnyPool, backend: Backend) {
 /// everyone signs in, every refresh token meets the fate it had, the idempotent call answers
 /// what it answered, and the limits still count what they counted.
 async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
-    let Some((url, _dir)) = new_database(backend).await else {
-        return;
-    };
+    let (url, _dir) = new_database(&backend).await;
     let db = open(&url).await;
     let calls = Arc::new(AtomicU64::new(0));
     let before = Engine::on(url.clone(), config(), counter_app(calls.clone()), "before").await;
-    let today = schema(&db, backend).await;
+    let today = schema(&db, &backend).await;
 
     // Ada: a live session, and an idempotent call made once.
     let (status, ada) = before
@@ -382,15 +366,15 @@ async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
         ),
         ("rate_limits", rows("sessionflow_rate_limits").await),
     ];
-    if backend == Backend::Postgres {
+    if matches!(backend, Backend::Postgres(_)) {
         assert!(
             kept[4].1 > 0,
             "PostgreSQL keeps the limits' buckets in the database"
         );
     }
 
-    back_to_before_the_prefix(&db, backend).await;
-    let reference = new_database(backend).await.expect("a second database");
+    back_to_before_the_prefix(&db, &backend).await;
+    let reference = new_database(&backend).await;
     let old = open(&reference.0).await;
     migrations_before_the_prefix()
         .await
@@ -398,8 +382,8 @@ async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
         .await
         .expect("the old migrations");
     assert_eq!(
-        schema(&db, backend).await,
-        schema(&old, backend).await,
+        schema(&db, &backend).await,
+        schema(&old, &backend).await,
         "the database now looks as the old migrations made it"
     );
     for (table, n) in kept {
@@ -409,7 +393,7 @@ async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
     // The upgrade: the engine starts again on the old database.
     let after = Engine::on(url.clone(), config(), counter_app(calls.clone()), "after").await;
     assert_eq!(
-        schema(&db, backend).await,
+        schema(&db, &backend).await,
         today,
         "upgraded to today's schema"
     );
@@ -459,7 +443,7 @@ async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
     );
     // PostgreSQL keeps the limits in the database (SQLite, one instance, in memory: a restart
     // empties them there, upgrade or not).
-    if backend == Backend::Postgres {
+    if matches!(backend, Backend::Postgres(_)) {
         let status = sign_in_from(&after, eve_client, "eve@example.com", PASSWORD).await;
         assert_eq!(
             status,
@@ -469,30 +453,7 @@ async fn an_upgrade_keeps_everyone_signed_in(backend: Backend) {
     }
 }
 
-mod sqlite {
-    use super::Backend::Sqlite;
-
-    #[tokio::test]
-    async fn an_app_keeps_its_own_users_table() {
-        super::an_app_keeps_its_own_users_table(Sqlite).await;
-    }
-
-    #[tokio::test]
-    async fn an_upgrade_keeps_everyone_signed_in() {
-        super::an_upgrade_keeps_everyone_signed_in(Sqlite).await;
-    }
-}
-
-mod postgres {
-    use super::Backend::Postgres;
-
-    #[tokio::test]
-    async fn an_app_keeps_its_own_users_table() {
-        super::an_app_keeps_its_own_users_table(Postgres).await;
-    }
-
-    #[tokio::test]
-    async fn an_upgrade_keeps_everyone_signed_in() {
-        super::an_upgrade_keeps_everyone_signed_in(Postgres).await;
-    }
-}
+per_backend!(
+    an_app_keeps_its_own_users_table,
+    an_upgrade_keeps_everyone_signed_in,
+);

@@ -1,5 +1,6 @@
-//! What the engine's test binaries share: the databases a test runs on, and the engine alone
-//! behind a minimal router, called in process (no port, no app).
+//! What the engine's test binaries share: the databases a test runs on (`common.rs`, shared
+//! with the server's tests), and the engine alone behind a minimal router, called in process
+//! (no port, no app).
 #![allow(dead_code)] // each test binary uses a part
 
 use axum::{
@@ -13,39 +14,8 @@ use sessionflow::server::{config::AuthConfig, Auth, Database, PagePolicy};
 use std::{net::SocketAddr, time::Duration};
 use tower::ServiceExt;
 
-pub const SECRET: &str = "engine-test-secret-0123456789abcdef0123";
-pub const PASSWORD: &str = "correct horse battery";
-/// Longer than the grace window these tests set and the engine's 2 s coalescing window.
-pub const PAST_THE_WINDOWS: Duration = Duration::from_millis(2300);
-
-pub enum Db {
-    SqliteFile(tempfile::TempDir),
-    SqliteMemory,
-    Postgres(String),
-}
-
-pub fn databases() -> Vec<Db> {
-    let mut all = vec![
-        Db::SqliteFile(tempfile::tempdir().expect("temp dir")),
-        Db::SqliteMemory,
-    ];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-        all.push(Db::Postgres(url));
-    }
-    all
-}
-
-/// A new, empty database on the PostgreSQL server of `admin_url` (whose role may create
-/// databases); its URL.
-pub async fn new_postgres_database(admin_url: &str) -> String {
-    let admin = sqlx::PgPool::connect(admin_url).await.expect("postgres");
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    format!("{}/{name}", admin_url.rsplit_once('/').expect("url").0)
-}
+mod common;
+pub use common::*;
 
 pub fn next_client() -> SocketAddr {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
@@ -56,22 +26,28 @@ pub fn next_client() -> SocketAddr {
 pub struct Engine {
     pub router: Router,
     pub name: &'static str,
+    /// The SQLite file's folder, as long as the engine lives.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Engine {
-    pub async fn start(db: &Db, grace: Duration) -> Self {
+    pub async fn start(backend: &Backend, grace: Duration) -> Self {
         let config = AuthConfig::builder(SECRET)
             .reuse_grace(grace)
             .cookie_secure(false)
             .build()
             .expect("config");
-        let (database, name): (Database, _) = match db {
+        let mut dir = None;
+        let (database, name): (Database, _) = match backend {
             // By URL: the engine opens its own pool (an app with no pool of its own).
-            Db::SqliteFile(dir) => (
-                format!("sqlite://{}/engine.db?mode=rwc", dir.path().display()).into(),
-                "sqlite file",
-            ),
-            Db::SqliteMemory => (
+            Backend::Sqlite => {
+                let path = dir.insert(tempfile::tempdir().expect("temp dir")).path();
+                (
+                    format!("sqlite://{}/engine.db?mode=rwc", path.display()).into(),
+                    "sqlite file",
+                )
+            }
+            Backend::SqliteMemory => (
                 sqlx::sqlite::SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect("sqlite::memory:")
@@ -80,7 +56,7 @@ impl Engine {
                     .into(),
                 "sqlite memory",
             ),
-            Db::Postgres(url) => (
+            Backend::Postgres(url) => (
                 sqlx::PgPool::connect(&new_postgres_database(url).await)
                     .await
                     .expect("pg")
@@ -88,7 +64,9 @@ impl Engine {
                 "postgres",
             ),
         };
-        Self::on(database, config, Router::new(), name).await
+        let mut engine = Self::on(database, config, Router::new(), name).await;
+        engine._dir = dir;
+        engine
     }
 
     /// The engine on `database`, installed on the app's `router`.
@@ -102,6 +80,7 @@ impl Engine {
         Self {
             router: auth.install(router, PagePolicy::new()),
             name,
+            _dir: None,
         }
     }
 
