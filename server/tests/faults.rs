@@ -161,7 +161,7 @@ fn start_server(dir: &std::path::Path) -> (Child, String) {
             "DATABASE_URL",
             format!("sqlite://{}/app.db?mode=rwc", dir.display()),
         )
-        .env("JWT_SECRET", String::from_utf8_lossy(SECRET).as_ref())
+        .env("JWT_SECRET", SECRET)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

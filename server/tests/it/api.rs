@@ -6,66 +6,60 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-#[tokio::test]
-async fn register_answers_201_with_the_token_response_and_both_cookies() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let res = app
-            .bare()
-            .post(app.url("/api/auth/register"))
-            .json(&json!({"email": "Ada@Example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let cookies = set_cookies(&res);
-        for (name, max_age) in [
-            ("access_token", "Max-Age=900"),
-            ("refresh_token", "Max-Age=2592000"),
-        ] {
-            let (_, c) = cookies.iter().find(|(n, _)| n == name).expect(name);
-            for attr in ["HttpOnly", "SameSite=Lax", "Path=/", max_age] {
-                assert!(c.contains(attr), "{name} lacks {attr}: {c}");
-            }
-            assert!(
-                !c.contains("Secure"),
-                "loopback test server: no Secure flag"
-            );
+async fn register_answers_201_with_the_token_response_and_both_cookies(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"email": "Ada@Example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let cookies = set_cookies(&res);
+    for (name, max_age) in [
+        ("access_token", "Max-Age=900"),
+        ("refresh_token", "Max-Age=2592000"),
+    ] {
+        let (_, c) = cookies.iter().find(|(n, _)| n == name).expect(name);
+        for attr in ["HttpOnly", "SameSite=Lax", "Path=/", max_age] {
+            assert!(c.contains(attr), "{name} lacks {attr}: {c}");
         }
-        let body: Value = res.json().await.unwrap();
-        assert_eq!(body["token_type"], "Bearer");
-        assert_eq!(body["expires_in"], 900);
-        assert_eq!(body["user"]["email"], "ada@example.com");
         assert!(
-            body.get("refresh_token").is_none(),
-            "cookie transport keeps the refresh token out of the body"
-        );
-        assert_eq!(
-            app.get_me(body["access_token"].as_str().unwrap())
-                .await
-                .status(),
-            200
+            !c.contains("Secure"),
+            "loopback test server: no Secure flag"
         );
     }
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "cookie transport keeps the refresh token out of the body"
+    );
+    assert_eq!(
+        app.get_me(body["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 }
 
-#[tokio::test]
-async fn registering_a_taken_email_in_another_case_is_409_conflict() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        app.post_register(&app.bare(), "ada@example.com").await;
-        let res = app
-            .bare()
-            .post(app.url("/api/auth/register"))
-            .json(&json!({"email": "ADA@example.com", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            error_code(res).await,
-            (StatusCode::CONFLICT, "conflict".into())
-        );
-    }
+async fn registering_a_taken_email_in_another_case_is_409_conflict(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    app.post_register(&app.bare(), "ada@example.com").await;
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"email": "ADA@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(res).await,
+        (StatusCode::CONFLICT, "conflict".into())
+    );
 }
 
 #[tokio::test]
@@ -157,160 +151,145 @@ async fn repeated_sign_in_attempts_are_rate_limited_with_retry_after() {
     assert_eq!(error_code(res).await.1, "rate_limited");
 }
 
-#[tokio::test]
-async fn refresh_rotates_the_refresh_token_and_spends_the_old_one() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let browser = app.browser();
-        app.post_register(&browser, "ada@example.com").await;
-        let res = browser
+async fn refresh_rotates_the_refresh_token_and_spends_the_old_one(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let browser = app.browser();
+    app.post_register(&browser, "ada@example.com").await;
+    let res = browser
+        .post(app.url("/api/auth/refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookies = set_cookies(&res);
+    assert!(cookies.iter().any(|(n, _)| n == "refresh_token"));
+    assert!(cookies.iter().any(|(n, _)| n == "access_token"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NULL")
+            .await,
+        1
+    );
+    // The browser now holds the new pair and can go on.
+    assert_eq!(
+        browser
+            .get(app.url("/api/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        browser
             .post(app.url("/api/auth/refresh"))
             .send()
             .await
-            .unwrap();
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_successor(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+    let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
+    let again = app.post_refresh(&r0).await;
+    assert_eq!(
+        again.status(),
+        200,
+        "inside the grace window a replay is not a theft"
+    );
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        first["refresh_token"], again["refresh_token"],
+        "both callers converge on one token"
+    );
+    let r1 = first["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        app.post_refresh(r1).await.status(),
+        200,
+        "the session survived"
+    );
+}
+
+async fn refresh_reused_after_grace_revokes_the_whole_session(b: Backend) {
+    let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
+    let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+    let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
+    let r1 = first["refresh_token"].as_str().unwrap();
+    // The successor was used, so the answer to r0's rotation was not lost: r0 again is theft.
+    let second: Value = app.post_refresh(r1).await.json().await.unwrap();
+    let (a2, r2) = (
+        second["access_token"].as_str().unwrap(),
+        second["refresh_token"].as_str().unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stolen = app.post_refresh(&r0).await;
+    assert_eq!(
+        error_code(stolen).await,
+        (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into())
+    );
+    assert_eq!(
+        error_code(app.post_refresh(r2).await).await.1,
+        "invalid_refresh_token",
+        "newest token revoked too"
+    );
+    assert_eq!(
+        error_code(app.get_me(a2).await).await.1,
+        "invalid_token",
+        "access tokens of the session stop working"
+    );
+}
+
+async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
+    let results = join_all((0..32).map(|_| app.post_refresh(&r0))).await;
+    let mut successors = std::collections::HashSet::new();
+    for res in results {
         assert_eq!(res.status(), 200);
-        let cookies = set_cookies(&res);
-        assert!(cookies.iter().any(|(n, _)| n == "refresh_token"));
-        assert!(cookies.iter().any(|(n, _)| n == "access_token"));
+        let body: Value = res.json().await.unwrap();
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NOT NULL")
-                .await,
-            1
-        );
-        assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessionflow_refresh_tokens WHERE spent_at IS NULL")
-                .await,
-            1
-        );
-        // The browser now holds the new pair and can go on.
-        assert_eq!(
-            browser
-                .get(app.url("/api/me"))
-                .send()
+            app.get_me(body["access_token"].as_str().unwrap())
                 .await
-                .unwrap()
                 .status(),
             200
         );
-        assert_eq!(
-            browser
-                .post(app.url("/api/auth/refresh"))
-                .send()
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
+        successors.insert(body["refresh_token"].as_str().unwrap().to_owned());
     }
+    assert_eq!(successors.len(), 1, "one rotation, one successor");
+    let r1 = successors.into_iter().next().unwrap();
+    assert_eq!(
+        app.post_refresh(&r1).await.status(),
+        200,
+        "the session survives"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
+            .await,
+        0
+    );
 }
 
-#[tokio::test]
-async fn refresh_reused_within_grace_keeps_the_session_and_gives_the_same_successor() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
-        let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
-        let again = app.post_refresh(&r0).await;
-        assert_eq!(
-            again.status(),
-            200,
-            "inside the grace window a replay is not a theft"
-        );
-        let again: Value = again.json().await.unwrap();
-        assert_eq!(
-            first["refresh_token"], again["refresh_token"],
-            "both callers converge on one token"
-        );
-        let r1 = first["refresh_token"].as_str().unwrap();
-        assert_eq!(
-            app.post_refresh(r1).await.status(),
-            200,
-            "the session survived"
-        );
-    }
-}
-
-#[tokio::test]
-async fn refresh_reused_after_grace_revokes_the_whole_session() {
-    for b in backends() {
-        let app = TestApp::with(&b, |b| b.reuse_grace(Duration::from_millis(200))).await;
-        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
-        let first: Value = app.post_refresh(&r0).await.json().await.unwrap();
-        let r1 = first["refresh_token"].as_str().unwrap();
-        // The successor was used, so the answer to r0's rotation was not lost: r0 again is theft.
-        let second: Value = app.post_refresh(r1).await.json().await.unwrap();
-        let (a2, r2) = (
-            second["access_token"].as_str().unwrap(),
-            second["refresh_token"].as_str().unwrap(),
-        );
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        let stolen = app.post_refresh(&r0).await;
-        assert_eq!(
-            error_code(stolen).await,
-            (StatusCode::UNAUTHORIZED, "invalid_refresh_token".into())
-        );
-        assert_eq!(
-            error_code(app.post_refresh(r2).await).await.1,
-            "invalid_refresh_token",
-            "newest token revoked too"
-        );
-        assert_eq!(
-            error_code(app.get_me(a2).await).await.1,
-            "invalid_token",
-            "access tokens of the session stop working"
-        );
-    }
-}
-
-#[tokio::test]
-async fn thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (_, r0, _) = app.post_register_with_tokens("ada@example.com").await;
-        let results = join_all((0..32).map(|_| app.post_refresh(&r0))).await;
-        let mut successors = std::collections::HashSet::new();
-        for res in results {
-            assert_eq!(res.status(), 200);
-            let body: Value = res.json().await.unwrap();
-            assert_eq!(
-                app.get_me(body["access_token"].as_str().unwrap())
-                    .await
-                    .status(),
-                200
-            );
-            successors.insert(body["refresh_token"].as_str().unwrap().to_owned());
-        }
-        assert_eq!(successors.len(), 1, "one rotation, one successor");
-        let r1 = successors.into_iter().next().unwrap();
-        assert_eq!(
-            app.post_refresh(&r1).await.status(),
-            200,
-            "the session survives"
-        );
-        assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
-                .await,
-            0
-        );
-    }
-}
-
-#[tokio::test]
-async fn two_server_instances_on_one_database_rotate_a_token_once() {
-    for b in backends() {
-        let one = TestApp::spawn(&b).await;
-        let two = one.sibling(|b| b).await;
-        let (access, r0, _) = one.post_register_with_tokens("ada@example.com").await;
-        let (a, b2) = tokio::join!(one.post_refresh(&r0), two.post_refresh(&r0));
-        let a: Value = a.json().await.unwrap();
-        let b2: Value = b2.json().await.unwrap();
-        assert_eq!(a["refresh_token"], b2["refresh_token"]);
-        assert_eq!(
-            one.tokens_of(&sid_of(&access)).await,
-            2,
-            "one rotation across both instances"
-        );
-    }
+async fn two_server_instances_on_one_database_rotate_a_token_once(b: Backend) {
+    let one = TestApp::spawn(&b).await;
+    let two = one.sibling(|b| b).await;
+    let (access, r0, _) = one.post_register_with_tokens("ada@example.com").await;
+    let (a, b2) = tokio::join!(one.post_refresh(&r0), two.post_refresh(&r0));
+    let a: Value = a.json().await.unwrap();
+    let b2: Value = b2.json().await.unwrap();
+    assert_eq!(a["refresh_token"], b2["refresh_token"]);
+    assert_eq!(
+        one.tokens_of(&sid_of(&access)).await,
+        2,
+        "one rotation across both instances"
+    );
 }
 
 #[tokio::test]
@@ -347,32 +326,29 @@ async fn an_invalid_refresh_clears_both_cookies_and_a_missing_one_is_401() {
     assert_eq!(error_code(res).await.1, "invalid_refresh_token");
 }
 
-#[tokio::test]
-async fn logout_revokes_the_session_and_clears_cookies() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let browser = app.browser();
-        let body = app.post_register(&browser, "ada@example.com").await;
-        let access = body["access_token"].as_str().unwrap().to_owned();
-        let res = browser
-            .post(app.url("/api/auth/logout"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
-        assert!(set_cookies(&res)
-            .iter()
-            .all(|(_, c)| c.contains("Max-Age=0")));
-        assert_eq!(
-            error_code(app.get_me(&access).await).await.1,
-            "invalid_token"
-        );
-        assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NULL")
-                .await,
-            0
-        );
-    }
+async fn logout_revokes_the_session_and_clears_cookies(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let browser = app.browser();
+    let body = app.post_register(&browser, "ada@example.com").await;
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let res = browser
+        .post(app.url("/api/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(set_cookies(&res)
+        .iter()
+        .all(|(_, c)| c.contains("Max-Age=0")));
+    assert_eq!(
+        error_code(app.get_me(&access).await).await.1,
+        "invalid_token"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NULL")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -391,82 +367,76 @@ async fn logout_with_a_body_token_revokes_that_session() {
     assert_eq!(app.post_refresh(&refresh).await.status(), 401);
 }
 
-#[tokio::test]
-async fn logout_all_revokes_every_session_of_the_user_only() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
-        let (a2, _, _) = app.post_register_with_tokens("ada2@example.com").await;
-        let second: Value = app
-            .bare()
-            .post(app.url("/api/auth/login"))
-            .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-            .send()
+async fn logout_all_revokes_every_session_of_the_user_only(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let (a2, _, _) = app.post_register_with_tokens("ada2@example.com").await;
+    let second: Value = app
+        .bare()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/logout-all"))
+        .bearer_auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.get_me(&a1).await.status(), 401);
+    assert_eq!(
+        app.get_me(second["access_token"].as_str().unwrap())
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let res = app
-            .bare()
-            .post(app.url("/api/auth/logout-all"))
-            .bearer_auth(&a1)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
-        assert_eq!(app.get_me(&a1).await.status(), 401);
-        assert_eq!(
-            app.get_me(second["access_token"].as_str().unwrap())
-                .await
-                .status(),
-            401
-        );
-        assert_eq!(
-            app.get_me(&a2).await.status(),
-            200,
-            "another user is untouched"
-        );
-    }
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.get_me(&a2).await.status(),
+        200,
+        "another user is untouched"
+    );
 }
 
-#[tokio::test]
-async fn sessions_are_listed_with_the_current_one_marked_and_others_can_be_revoked() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
-        let list = app.get_sessions(&a1).await;
-        assert_eq!(list.len(), 2, "register and login each opened a session");
-        let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
-        assert_eq!(current.len(), 1);
-        assert_eq!(current[0]["id"], sid_of(&a1));
-        for key in ["id", "created_at", "last_used_at", "user_agent", "current"] {
-            assert!(list[0].get(key).is_some(), "{key}");
-        }
-        let other = list.iter().find(|s| s["current"] == false).unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let res = app
-            .bare()
-            .delete(app.url(&format!("/api/auth/sessions/{other}")))
-            .bearer_auth(&a1)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
-        let res = app
-            .bare()
-            .delete(app.url(&format!("/api/auth/sessions/{other}")))
-            .bearer_auth(&a1)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            error_code(res).await,
-            (StatusCode::NOT_FOUND, "not_found".into())
-        );
+async fn sessions_are_listed_with_the_current_one_marked_and_others_can_be_revoked(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let (a1, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let list = app.get_sessions(&a1).await;
+    assert_eq!(list.len(), 2, "register and login each opened a session");
+    let current: Vec<_> = list.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["id"], sid_of(&a1));
+    for key in ["id", "created_at", "last_used_at", "user_agent", "current"] {
+        assert!(list[0].get(key).is_some(), "{key}");
     }
+    let other = list.iter().find(|s| s["current"] == false).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .bare()
+        .delete(app.url(&format!("/api/auth/sessions/{other}")))
+        .bearer_auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app
+        .bare()
+        .delete(app.url(&format!("/api/auth/sessions/{other}")))
+        .bearer_auth(&a1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(res).await,
+        (StatusCode::NOT_FOUND, "not_found".into())
+    );
 }
 
 #[tokio::test]
@@ -589,42 +559,39 @@ async fn malformed_bodies_are_400_or_413_never_500() {
     assert_eq!(app.count("SELECT COUNT(*) FROM notes").await, 0);
 }
 
-#[tokio::test]
-async fn the_same_idempotency_key_twice_creates_one_note() {
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
-        let create = || {
-            app.bare()
-                .post(app.url("/api/notes"))
-                .bearer_auth(&access)
-                .header("Idempotency-Key", "key-1")
-                .json(&json!({"title": "Groceries", "body": "milk"}))
-                .send()
-        };
-        let first = create().await.unwrap();
-        assert_eq!(first.status(), 201);
-        let first: Value = first.json().await.unwrap();
-        let second = create().await.unwrap();
-        assert_eq!(
-            second.status(),
-            201,
-            "a replay answers as the first call did"
-        );
-        let second: Value = second.json().await.unwrap();
-        assert_eq!(first["id"], second["id"]);
-        let list: Vec<Value> = app
-            .bare()
-            .get(app.url("/api/notes"))
+async fn the_same_idempotency_key_twice_creates_one_note(b: Backend) {
+    let app = TestApp::spawn(&b).await;
+    let (access, _, _) = app.post_register_with_tokens("ada@example.com").await;
+    let create = || {
+        app.bare()
+            .post(app.url("/api/notes"))
             .bearer_auth(&access)
+            .header("Idempotency-Key", "key-1")
+            .json(&json!({"title": "Groceries", "body": "milk"}))
             .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(list.len(), 1);
-    }
+    };
+    let first = create().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let second = create().await.unwrap();
+    assert_eq!(
+        second.status(),
+        201,
+        "a replay answers as the first call did"
+    );
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first["id"], second["id"]);
+    let list: Vec<Value> = app
+        .bare()
+        .get(app.url("/api/notes"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
 }
 
 #[tokio::test]
@@ -654,16 +621,13 @@ async fn notes_are_private_to_their_owner() {
     assert!(list.is_empty());
 }
 
-#[tokio::test]
-async fn sessions_survive_a_server_restart() {
-    for b in backends() {
-        let before = TestApp::spawn(&b).await;
-        let (access, refresh, _) = before.post_register_with_tokens("ada@example.com").await;
-        let after = before.sibling(|b| b).await;
-        drop(before);
-        assert_eq!(after.get_me(&access).await.status(), 200);
-        assert_eq!(after.post_refresh(&refresh).await.status(), 200);
-    }
+async fn sessions_survive_a_server_restart(b: Backend) {
+    let before = TestApp::spawn(&b).await;
+    let (access, refresh, _) = before.post_register_with_tokens("ada@example.com").await;
+    let after = before.sibling(|b| b).await;
+    drop(before);
+    assert_eq!(after.get_me(&access).await.status(), 200);
+    assert_eq!(after.post_refresh(&refresh).await.status(), 200);
 }
 
 #[tokio::test]
@@ -797,3 +761,18 @@ async fn a_refresh_token_of_the_wrong_type_is_refused_not_read_as_absent() {
         .unwrap();
     assert_eq!(res.status(), 204);
 }
+
+per_backend!(
+    register_answers_201_with_the_token_response_and_both_cookies,
+    registering_a_taken_email_in_another_case_is_409_conflict,
+    refresh_rotates_the_refresh_token_and_spends_the_old_one,
+    refresh_reused_within_grace_keeps_the_session_and_gives_the_same_successor,
+    refresh_reused_after_grace_revokes_the_whole_session,
+    thirty_two_concurrent_refreshes_of_one_token_all_get_a_working_pair,
+    two_server_instances_on_one_database_rotate_a_token_once,
+    logout_revokes_the_session_and_clears_cookies,
+    logout_all_revokes_every_session_of_the_user_only,
+    sessions_are_listed_with_the_current_one_marked_and_others_can_be_revoked,
+    the_same_idempotency_key_twice_creates_one_note,
+    sessions_survive_a_server_restart,
+);

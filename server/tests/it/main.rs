@@ -6,10 +6,15 @@
 mod support;
 
 mod api;
-mod hardening;
+mod headers;
+mod idempotency;
 mod keys;
+mod limits;
 mod openapi;
 mod operations;
+mod pages;
 mod recovery;
+mod rotation;
+mod sign_out;
 mod ssr;
 mod startup;

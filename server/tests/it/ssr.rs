@@ -43,47 +43,46 @@ fn rotated_pair(res: &Response) -> (Vec<String>, Vec<String>) {
     (pick("access_token"), pick("refresh_token"))
 }
 
-#[tokio::test]
-async fn an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_signed_in() {
+async fn an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_signed_in(
+    b: Backend,
+) {
     let _serial = one_renderer_at_a_time().await;
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (access, r0, user_id) = user_with_note(&app).await;
-        let expired = signed_access(&user_id, &sid_of(&access), -60);
-        let res = get_with_cookies(
-            &app,
-            "/notes",
-            &format!("access_token={expired}; refresh_token={r0}"),
-        )
-        .await;
-        assert_eq!(res.status(), 200);
-        let (accesses, refreshes) = rotated_pair(&res);
-        assert_eq!(
-            (accesses.len(), refreshes.len()),
-            (1, 1),
-            "exactly one rotated pair"
-        );
-        assert_ne!(refreshes[0], r0);
-        let html = res.text().await.unwrap();
-        assert!(
-            html.contains("ada@example.com"),
-            "the header shows who is signed in"
-        );
-        assert!(
-            html.contains("Remember the milk"),
-            "the notes are in the SSR HTML"
-        );
-        assert!(
-            !html.contains(&refreshes[0]) && !html.contains(&accesses[0]) && !html.contains(&r0),
-            "no token in the HTML or hydration data"
-        );
-        assert_eq!(app.tokens_of(&sid_of(&access)).await, 2, "one rotation");
-        assert_eq!(
-            app.get_me(&accesses[0]).await.status(),
-            200,
-            "the new access token works"
-        );
-    }
+    let app = TestApp::spawn(&b).await;
+    let (access, r0, user_id) = user_with_note(&app).await;
+    let expired = signed_access(&user_id, &sid_of(&access), -60);
+    let res = get_with_cookies(
+        &app,
+        "/notes",
+        &format!("access_token={expired}; refresh_token={r0}"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let (accesses, refreshes) = rotated_pair(&res);
+    assert_eq!(
+        (accesses.len(), refreshes.len()),
+        (1, 1),
+        "exactly one rotated pair"
+    );
+    assert_ne!(refreshes[0], r0);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("ada@example.com"),
+        "the header shows who is signed in"
+    );
+    assert!(
+        html.contains("Remember the milk"),
+        "the notes are in the SSR HTML"
+    );
+    assert!(
+        !html.contains(&refreshes[0]) && !html.contains(&accesses[0]) && !html.contains(&r0),
+        "no token in the HTML or hydration data"
+    );
+    assert_eq!(app.tokens_of(&sid_of(&access)).await, 2, "one rotation");
+    assert_eq!(
+        app.get_me(&accesses[0]).await.status(),
+        200,
+        "the new access token works"
+    );
 }
 
 #[tokio::test]
@@ -114,27 +113,24 @@ async fn a_page_with_three_server_functions_rotates_once() {
     assert_eq!(app.tokens_of(&sid_of(&access)).await, 2);
 }
 
-#[tokio::test]
-async fn concurrent_page_loads_with_one_refresh_token_share_one_rotation() {
+async fn concurrent_page_loads_with_one_refresh_token_share_one_rotation(b: Backend) {
     let _serial = one_renderer_at_a_time().await;
-    for b in backends() {
-        let app = TestApp::spawn(&b).await;
-        let (access, r0, _) = user_with_note(&app).await;
-        let cookie = format!("refresh_token={r0}");
-        let pages = join_all((0..6).map(|_| get_with_cookies(&app, "/notes", &cookie))).await;
-        let mut successors = std::collections::HashSet::new();
-        for res in &pages {
-            assert_eq!(res.status(), 200);
-            successors.extend(rotated_pair(res).1);
-        }
-        assert_eq!(successors.len(), 1, "every tab got the same successor");
-        assert_eq!(app.tokens_of(&sid_of(&access)).await, 2);
-        assert_eq!(
-            app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
-                .await,
-            0
-        );
+    let app = TestApp::spawn(&b).await;
+    let (access, r0, _) = user_with_note(&app).await;
+    let cookie = format!("refresh_token={r0}");
+    let pages = join_all((0..6).map(|_| get_with_cookies(&app, "/notes", &cookie))).await;
+    let mut successors = std::collections::HashSet::new();
+    for res in &pages {
+        assert_eq!(res.status(), 200);
+        successors.extend(rotated_pair(res).1);
     }
+    assert_eq!(successors.len(), 1, "every tab got the same successor");
+    assert_eq!(app.tokens_of(&sid_of(&access)).await, 2);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NOT NULL")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -330,35 +326,38 @@ async fn many_concurrent_page_renders_all_complete() {
 }
 
 /// Key rotation, step 3 done too early: the old key is accepted nowhere, yet nobody is signed out.
-#[tokio::test]
-async fn a_page_load_with_a_token_of_a_dropped_key_is_refreshed_during_ssr() {
+async fn a_page_load_with_a_token_of_a_dropped_key_is_refreshed_during_ssr(b: Backend) {
     let _serial = one_renderer_at_a_time().await;
-    for b in backends() {
-        let old = TestApp::spawn(&b).await;
-        let (a_old, r0, _) = old.post_register_with_tokens("ada@example.com").await;
-        // Step 3, too early: the old key is no longer accepted anywhere.
-        let dropped = old
-            .sibling(|c| c.with_secret(b"the-next-signing-key-0123456789abcdef"))
-            .await;
-        let (status, code) = error_code(dropped.get_me(&a_old).await).await;
-        assert_eq!((status.as_u16(), code.as_str()), (401, "invalid_token"));
-        let page = dropped
-            .bare()
-            .get(dropped.url("/notes"))
-            .header(
-                header::COOKIE,
-                format!("access_token={a_old}; refresh_token={r0}"),
-            )
-            .header(header::ACCEPT, "text/html")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(page.status(), 200, "rendered, not sent to sign in");
-        let set: Vec<String> = set_cookies(&page).into_iter().map(|(n, _)| n).collect();
-        assert!(
-            set.contains(&"access_token".to_owned()) && set.contains(&"refresh_token".to_owned()),
-            "{set:?}"
-        );
-        assert!(page.text().await.unwrap().contains("ada@example.com"));
-    }
+    let old = TestApp::spawn(&b).await;
+    let (a_old, r0, _) = old.post_register_with_tokens("ada@example.com").await;
+    // Step 3, too early: the old key is no longer accepted anywhere.
+    let dropped = old
+        .sibling(|c| c.with_secret(b"the-next-signing-key-0123456789abcdef"))
+        .await;
+    let (status, code) = error_code(dropped.get_me(&a_old).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (401, "invalid_token"));
+    let page = dropped
+        .bare()
+        .get(dropped.url("/notes"))
+        .header(
+            header::COOKIE,
+            format!("access_token={a_old}; refresh_token={r0}"),
+        )
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "rendered, not sent to sign in");
+    let set: Vec<String> = set_cookies(&page).into_iter().map(|(n, _)| n).collect();
+    assert!(
+        set.contains(&"access_token".to_owned()) && set.contains(&"refresh_token".to_owned()),
+        "{set:?}"
+    );
+    assert!(page.text().await.unwrap().contains("ada@example.com"));
 }
+
+per_backend!(
+    an_expired_access_cookie_is_refreshed_during_ssr_and_the_page_renders_signed_in,
+    concurrent_page_loads_with_one_refresh_token_share_one_rotation,
+    a_page_load_with_a_token_of_a_dropped_key_is_refreshed_during_ssr,
+);

@@ -11,8 +11,11 @@ use sessionflow::server::{
 };
 use std::{net::IpAddr, time::Duration};
 
-pub const SECRET: &[u8] = b"integration-tests-secret-0123456789abcdef";
-pub const PASSWORD: &str = "correct horse battery";
+// The backends, `per_backend!`, the secret and the log capture: one copy, shared with the
+// engine's tests.
+#[path = "../../../tests/support/common.rs"]
+mod common;
+pub use common::*;
 
 /// Leptos SSR stalls mid-body when several test servers, each on its own tokio runtime, render
 /// at once in one process (seen here with leptos 0.8.23; never with one server on one runtime,
@@ -21,12 +24,6 @@ pub const PASSWORD: &str = "correct horse battery";
 pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     static RENDERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     RENDERING.lock().await
-}
-
-#[derive(Clone, Debug)]
-pub enum Backend {
-    Sqlite,
-    Postgres(String),
 }
 
 /// SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
@@ -69,20 +66,8 @@ impl Drop for TestApp {
 pub async fn fresh_database(backend: &Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}/test.db?mode=rwc", dir.display()),
-        Backend::Postgres(admin) => {
-            sqlx::any::install_default_drivers();
-            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::AnyPool::connect(admin)
-                .await
-                .expect("TEST_DATABASE_URL answers");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&pool)
-                .await
-                .expect("the test role may create databases");
-            pool.close().await;
-            let (base, _) = admin.rsplit_once('/').expect("postgres URL has a database");
-            format!("{base}/{name}")
-        }
+        Backend::Postgres(admin) => new_postgres_database(admin).await,
+        Backend::SqliteMemory => unreachable!("the test server opens its database by URL"),
     }
 }
 
@@ -328,7 +313,7 @@ pub fn signed_access(user_id: &str, sid: &str, exp_from_now: i64) -> String {
     encode(
         &Header::default(),
         &claims,
-        &EncodingKey::from_secret(SECRET),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
     )
     .expect("sign")
 }
@@ -496,41 +481,17 @@ impl HeldLock {
     }
 }
 
-/// Log lines (WARN and above) emitted on this thread while the guard lives. With the default
-/// single-threaded test runtime the server under test runs on this thread too.
-#[derive(Clone, Default)]
-pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Logs {
-    pub fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        Self::capture_at(tracing::Level::WARN)
-    }
-
-    /// Every event at `level` and above, with its spans.
-    pub fn capture_at(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(level)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let guard = tracing::subscriber::set_default(subscriber);
-        (logs, guard)
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
+/// The URL a server function is registered at.
+pub fn server_fn<T: leptos::server_fn::ServerFn>() -> String {
+    T::PATH.to_owned()
 }
 
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// Whether the session an access token belongs to is still live.
+pub async fn live(app: &TestApp, access: &str) -> bool {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM sessionflow_sessions WHERE revoked_at IS NULL AND id = '{}'",
+        sid_of(access)
+    ))
+    .await
+        == 1
 }
