@@ -277,6 +277,58 @@ async fn a_plain_form_sign_in_lands_on_next_only_when_it_is_local() {
     assert!(set_cookies(&res).is_empty());
 }
 
+/// Signing in with an address that is not one is the same answer as a wrong password, through
+/// the JSON API and through the server function alike: one rule, in the sign-in use case.
+#[tokio::test]
+async fn a_malformed_email_signing_in_is_invalid_credentials_on_every_path() {
+    let _serial = one_renderer_at_a_time().await;
+    let app = TestApp::spawn(&Backend::Sqlite).await;
+    let res = app
+        .bare()
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"email": "not an address", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_credentials");
+
+    let path = server_fn_path("login");
+    let form = [
+        ("email", "not an address"),
+        ("password", PASSWORD),
+        ("next", "/notes"),
+    ];
+    // Without JavaScript: back to the form with the same code.
+    let res = app
+        .bare()
+        .post(app.url(&path))
+        .header(header::ACCEPT, "text/html")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let location = res.headers()[header::LOCATION].to_str().unwrap();
+    assert!(
+        location.starts_with("/login?error=invalid_credentials"),
+        "{location}"
+    );
+    // From the browser layer: a 401 whose error names the same code.
+    let res = app
+        .bare()
+        .post(app.url(&path))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("invalid_credentials"), "{body}");
+    assert!(!body.contains("validation"), "{body}");
+}
+
 #[tokio::test]
 async fn the_home_page_renders_for_everyone() {
     let _serial = one_renderer_at_a_time().await;
