@@ -5,13 +5,14 @@
 //! [`postgres::PgStore`] on a native `PgPool`. [`Stores`] hands each owner its trait.
 //!
 //! Statements both backends run alike are written once ([`portable`], generic over sqlx's
-//! `Pool<DB>`); what each backend does its own way (a rotation, the health check, announcing
-//! revocations, migrations, which writes wait for SQLite's write turn) is in its own file, as
-//! plain `impl` blocks. So "where is the SQL for rotation?" has one answer per backend:
+//! `Pool<DB>`), and the owner traits that are nothing but them once more ([`shared`], for any
+//! backend's pool, after its write turn); what each backend does its own way (a rotation, the
+//! health check, announcing revocations, migrations, whether it has a write turn) is in its own
+//! file, as plain `impl` blocks. So "where is the SQL for rotation?" has one answer per backend:
 //! `sqlite/` and `postgres.rs`.
 //!
 //! The files import one way: `mod.rs` declares, re-exports and constructs; the backends use
-//! [`model`], [`traits`], [`portable`], [`migrations`] and [`recovery`], never `mod.rs`.
+//! [`model`], [`traits`], [`shared`], [`migrations`] and [`recovery`], never `mod.rs`.
 //!
 //! The engine's rules (which replay is a lost answer, when a family is revoked) are not here:
 //! they live in `sessions/mod.rs`, which asks these questions.
@@ -21,6 +22,7 @@ pub(crate) mod model;
 mod portable;
 mod postgres;
 pub(crate) mod recovery;
+mod shared;
 mod sqlite;
 pub(crate) mod traits;
 

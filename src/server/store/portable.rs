@@ -1,8 +1,8 @@
 //! The statements both backends run alike, written once over sqlx's generic `Pool<DB>`:
-//! [`Portable`] holds a backend's native pool, and each backend's `impl …Store` blocks call it
-//! (after taking their write turn, where they have one). Portable means: `$n` placeholders,
-//! `TEXT` ids and hashes, `BIGINT` unix-millisecond timestamps, `CASE` rather than
-//! `GREATEST`/`MAX`.
+//! [`Statements`] is implemented for any pool whose database has what they use, so the owner
+//! traits' shared implementations ([`super::shared`]) call `self.pool().find_account(email)` on
+//! either backend's native pool. Portable means: `$n` placeholders, `TEXT` ids and hashes,
+//! `BIGINT` unix-millisecond timestamps, `CASE` rather than `GREATEST`/`MAX`.
 //!
 //! What a backend does its own way (a rotation, the health check, announcing revocations,
 //! migrations) is in its own file, `sqlite/mod.rs` or `postgres.rs`.
@@ -118,11 +118,109 @@ impl RowsAffected for sqlx::postgres::PgQueryResult {
     }
 }
 
-/// The portable statements on a backend's native pool. Borrowed for one call:
-/// `Portable(&self.pool).find_account(email)`.
-pub(crate) struct Portable<'p, DB: Database>(pub &'p Pool<DB>);
+/// The statements both backends run alike, as one bound: implemented once, for any sqlx pool
+/// whose database has what they use, and called by the owner traits' shared implementations
+/// ([`super::shared`]).
+#[async_trait::async_trait]
+pub(crate) trait Statements: Send + Sync + 'static {
+    async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error>;
 
-impl<DB> Portable<'_, DB>
+    /// The user and its first session, in one transaction.
+    async fn create_account(
+        &self,
+        account: NewAccount<'_>,
+        session: &NewSession,
+    ) -> Result<(), sqlx::Error>;
+
+    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error>;
+
+    async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error>;
+
+    async fn token_in_session(
+        &self,
+        hash: &str,
+        sid: &str,
+    ) -> Result<Option<TokenState>, sqlx::Error>;
+
+    async fn mark_lost_answer(
+        &self,
+        parent_hash: &str,
+        child_hash: &str,
+        sid: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error>;
+
+    async fn live_session(&self, sid: &str, now: i64) -> Result<Option<(User, i64)>, sqlx::Error>;
+
+    async fn session_live(
+        &self,
+        sid: &str,
+        unspent: Option<&str>,
+        now: i64,
+    ) -> Result<bool, sqlx::Error>;
+
+    async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error>;
+
+    async fn revoke_session(
+        &self,
+        sid: &str,
+        user_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool, sqlx::Error>;
+
+    async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error>;
+
+    async fn count_sessions(&self, user_id: &str, now: i64, cap: u32) -> Result<u64, sqlx::Error>;
+
+    async fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<StoredSession>, sqlx::Error>;
+
+    /// Sessions first, then their tokens: two statements, no transaction.
+    async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error>;
+
+    async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error>;
+
+    async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error>;
+
+    async fn claim_key(
+        &self,
+        user_id: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error>;
+
+    async fn read_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
+
+    async fn finish_key(
+        &self,
+        user_id: &str,
+        key: &str,
+        status: i32,
+        headers: &str,
+        body: &str,
+    ) -> Result<(), sqlx::Error>;
+
+    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error>;
+
+    async fn take_bucket(
+        &self,
+        bucket: &str,
+        now: i64,
+        t: i64,
+        burst: i64,
+    ) -> Result<Option<i64>, sqlx::Error>;
+}
+
+#[async_trait::async_trait]
+impl<DB> Statements for Pool<DB>
 where
     DB: Database,
     for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
@@ -136,22 +234,22 @@ where
     for<'a> &'a str: sqlx::ColumnIndex<DB::Row>,
     DB::QueryResult: RowsAffected,
 {
-    pub async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
+    async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
         let row = sqlx::query(FIND_ACCOUNT)
             .bind(email)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?;
         row.map(|r| Ok((user_of(&r)?, r.try_get("password_hash")?)))
             .transpose()
     }
 
     /// The user and its first session, in one transaction.
-    pub async fn create_account(
+    async fn create_account(
         &self,
         account: NewAccount<'_>,
         session: &NewSession,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.0.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(INSERT_USER)
             .bind(account.user.id.as_str())
             .bind(account.user.email.as_str())
@@ -163,17 +261,14 @@ where
         tx.commit().await
     }
 
-    pub async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error> {
-        let mut tx = self.0.begin().await?;
+    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin().await?;
         insert_session(&mut tx, session).await?;
         tx.commit().await
     }
 
-    pub async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
-        let row = sqlx::query(REPLAY)
-            .bind(hash)
-            .fetch_optional(self.0)
-            .await?;
+    async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
+        let row = sqlx::query(REPLAY).bind(hash).fetch_optional(self).await?;
         row.map(|r| {
             Ok(Replay {
                 session_id: r.try_get("session_id")?,
@@ -185,7 +280,7 @@ where
         .transpose()
     }
 
-    pub async fn token_in_session(
+    async fn token_in_session(
         &self,
         hash: &str,
         sid: &str,
@@ -193,7 +288,7 @@ where
         let row = sqlx::query(TOKEN_IN_SESSION)
             .bind(hash)
             .bind(sid)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?;
         row.map(|r| {
             Ok(TokenState {
@@ -204,7 +299,7 @@ where
         .transpose()
     }
 
-    pub async fn mark_lost_answer(
+    async fn mark_lost_answer(
         &self,
         parent_hash: &str,
         child_hash: &str,
@@ -216,26 +311,22 @@ where
             .bind(parent_hash)
             .bind(child_hash)
             .bind(sid)
-            .execute(self.0)
+            .execute(self)
             .await?;
         Ok(marked.rows_affected() == 1)
     }
 
-    pub async fn live_session(
-        &self,
-        sid: &str,
-        now: i64,
-    ) -> Result<Option<(User, i64)>, sqlx::Error> {
+    async fn live_session(&self, sid: &str, now: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
         let row = sqlx::query(LIVE_SESSION)
             .bind(sid)
             .bind(now)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?;
         row.map(|r| Ok((user_of(&r)?, r.try_get("expires_at")?)))
             .transpose()
     }
 
-    pub async fn session_live(
+    async fn session_live(
         &self,
         sid: &str,
         unspent: Option<&str>,
@@ -246,7 +337,7 @@ where
                 sqlx::query(SESSION_LIVE)
                     .bind(sid)
                     .bind(now)
-                    .fetch_optional(self.0)
+                    .fetch_optional(self)
                     .await?
             }
             Some(hash) => {
@@ -254,23 +345,23 @@ where
                     .bind(sid)
                     .bind(now)
                     .bind(hash)
-                    .fetch_optional(self.0)
+                    .fetch_optional(self)
                     .await?
             }
         };
         Ok(row.is_some())
     }
 
-    pub async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error> {
+    async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error> {
         sqlx::query(SESSION_OF_TOKEN)
             .bind(hash)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?
             .map(|r| r.try_get("session_id"))
             .transpose()
     }
 
-    pub async fn revoke_session(
+    async fn revoke_session(
         &self,
         sid: &str,
         user_id: Option<&str>,
@@ -280,36 +371,31 @@ where
             .bind(now)
             .bind(sid)
             .bind(user_id)
-            .execute(self.0)
+            .execute(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+    async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(REVOKE_USER)
             .bind(now)
             .bind(user_id)
-            .execute(self.0)
+            .execute(self)
             .await?;
         Ok(done.rows_affected())
     }
 
-    pub async fn count_sessions(
-        &self,
-        user_id: &str,
-        now: i64,
-        cap: u32,
-    ) -> Result<u64, sqlx::Error> {
+    async fn count_sessions(&self, user_id: &str, now: i64, cap: u32) -> Result<u64, sqlx::Error> {
         let row = sqlx::query(COUNT_SESSIONS)
             .bind(user_id)
             .bind(now)
             .bind(i64::from(cap))
-            .fetch_one(self.0)
+            .fetch_one(self)
             .await?;
         Ok(row.try_get::<i64, _>("n")?.max(0) as u64)
     }
 
-    pub async fn list_sessions(
+    async fn list_sessions(
         &self,
         user_id: &str,
         now: i64,
@@ -317,7 +403,7 @@ where
         let rows = sqlx::query(LIST_SESSIONS)
             .bind(user_id)
             .bind(now)
-            .fetch_all(self.0)
+            .fetch_all(self)
             .await?;
         rows.into_iter()
             .map(|r| {
@@ -332,37 +418,37 @@ where
     }
 
     /// Sessions first, then their tokens: two statements, no transaction.
-    pub async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error> {
+    async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error> {
         sqlx::query(SWEEP_SESSIONS)
             .bind(now)
             .bind(spent_before)
-            .execute(self.0)
+            .execute(self)
             .await?;
         sqlx::query(SWEEP_TOKENS)
             .bind(now)
             .bind(spent_before)
-            .execute(self.0)
+            .execute(self)
             .await
             .map(drop)
     }
 
-    pub async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error> {
+    async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error> {
         sqlx::query(SWEEP_KEYS)
             .bind(created_before)
-            .execute(self.0)
+            .execute(self)
             .await
             .map(drop)
     }
 
-    pub async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error> {
+    async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(SWEEP_BUCKETS)
             .bind(now)
-            .execute(self.0)
+            .execute(self)
             .await
             .map(drop)
     }
 
-    pub async fn claim_key(
+    async fn claim_key(
         &self,
         user_id: &str,
         key: &str,
@@ -374,12 +460,12 @@ where
             .bind(key)
             .bind(fingerprint)
             .bind(now)
-            .execute(self.0)
+            .execute(self)
             .await?;
         Ok(inserted.rows_affected() == 1)
     }
 
-    pub async fn read_key(
+    async fn read_key(
         &self,
         user_id: &str,
         key: &str,
@@ -387,7 +473,7 @@ where
         let row = sqlx::query(READ_KEY)
             .bind(user_id)
             .bind(key)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?;
         row.map(|r| {
             Ok(IdempotencyRecord {
@@ -401,7 +487,7 @@ where
         .transpose()
     }
 
-    pub async fn finish_key(
+    async fn finish_key(
         &self,
         user_id: &str,
         key: &str,
@@ -415,21 +501,21 @@ where
             .bind(body)
             .bind(user_id)
             .bind(key)
-            .execute(self.0)
+            .execute(self)
             .await
             .map(drop)
     }
 
-    pub async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
+    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
         sqlx::query(RELEASE_KEY)
             .bind(user_id)
             .bind(key)
-            .execute(self.0)
+            .execute(self)
             .await
             .map(drop)
     }
 
-    pub async fn take_bucket(
+    async fn take_bucket(
         &self,
         bucket: &str,
         now: i64,
@@ -441,14 +527,14 @@ where
             .bind(now)
             .bind(t)
             .bind(burst)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?;
         if taken.is_some() {
             return Ok(None);
         }
         let tat = sqlx::query(BUCKET)
             .bind(bucket)
-            .fetch_optional(self.0)
+            .fetch_optional(self)
             .await?
             .map(|r| r.try_get::<i64, _>("tat"))
             .transpose()?;

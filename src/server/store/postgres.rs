@@ -1,19 +1,16 @@
 //! The store on PostgreSQL: a native `PgPool`; a rotation is one statement (one round trip);
-//! revocations are announced to the other instances with `NOTIFY`. The statements both backends
-//! share are [`Portable`]'s; PostgreSQL takes concurrent writers itself, so no method here waits
-//! for a turn.
+//! revocations are announced to the other instances with `NOTIFY`. The owner traits both
+//! backends answer alike are implemented once ([`super::shared`]); PostgreSQL takes concurrent
+//! writers itself, so it has no write turn.
 
 use super::migrations::{
     legacy_migrator, legacy_postgres_migrator, migrator, MADE_BEFORE_THE_PREFIX,
 };
-use super::model::{
-    user_of, Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated,
-    Rotation, StoredSession, TokenState,
-};
-use super::portable::Portable;
+use super::model::{user_of, Backend, OnAnnouncement, Rotated, Rotation};
 use super::recovery::SqlRecovery;
-use super::traits::{AccountStore, AnnouncementStore, IdempotencyStore, RootStore, SessionStore};
-use crate::{server::metrics, types::User};
+use super::shared::SqlBackend;
+use super::traits::{AnnouncementStore, RootStore};
+use crate::server::metrics;
 use sqlx::{
     postgres::{PgListener, PgPool},
     Postgres, Row,
@@ -35,10 +32,6 @@ impl PgStore {
     /// Account recovery on the same pool; outbox rows claimed with `FOR UPDATE SKIP LOCKED`.
     pub fn recovery(&self) -> SqlRecovery<Postgres> {
         SqlRecovery::new(self.pool.clone(), None, true)
-    }
-
-    fn sql(&self) -> Portable<'_, Postgres> {
-        Portable(&self.pool)
     }
 }
 
@@ -66,38 +59,16 @@ impl RootStore for PgStore {
 }
 
 #[async_trait::async_trait]
-impl AccountStore for PgStore {
-    async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
-        self.sql().find_account(email).await
+impl SqlBackend for PgStore {
+    type Pool = PgPool;
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn create_account(
-        &self,
-        account: NewAccount<'_>,
-        session: &NewSession,
-    ) -> Result<(), sqlx::Error> {
-        self.sql().create_account(account, session).await
-    }
-
-    async fn take_bucket(
-        &self,
-        bucket: &str,
-        now: i64,
-        t: i64,
-        burst: i64,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        self.sql().take_bucket(bucket, now, t, burst).await
-    }
-
-    async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_buckets(now).await
-    }
-}
-
-#[async_trait::async_trait]
-impl SessionStore for PgStore {
-    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error> {
-        self.sql().create_session(session).await
+    /// PostgreSQL takes concurrent writers itself.
+    fn write_turn(&self) -> Option<&tokio::sync::Mutex<()>> {
+        None
     }
 
     /// One statement: spend the token (the conditional update that succeeds once per token, and
@@ -134,118 +105,6 @@ impl SessionStore for PgStore {
             })
         })
         .transpose()
-    }
-
-    async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
-        self.sql().replay(hash).await
-    }
-
-    async fn token_in_session(
-        &self,
-        hash: &str,
-        sid: &str,
-    ) -> Result<Option<TokenState>, sqlx::Error> {
-        self.sql().token_in_session(hash, sid).await
-    }
-
-    async fn mark_lost_answer(
-        &self,
-        parent_hash: &str,
-        child_hash: &str,
-        sid: &str,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql()
-            .mark_lost_answer(parent_hash, child_hash, sid, now)
-            .await
-    }
-
-    async fn live_session(&self, sid: &str, now: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
-        self.sql().live_session(sid, now).await
-    }
-
-    async fn session_live(
-        &self,
-        sid: &str,
-        unspent: Option<&str>,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().session_live(sid, unspent, now).await
-    }
-
-    async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error> {
-        self.sql().session_of_token(hash).await
-    }
-
-    async fn revoke_session(
-        &self,
-        sid: &str,
-        user_id: Option<&str>,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().revoke_session(sid, user_id, now).await
-    }
-
-    async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
-        self.sql().revoke_user(user_id, now).await
-    }
-
-    async fn count_sessions(&self, user_id: &str, now: i64, cap: u32) -> Result<u64, sqlx::Error> {
-        self.sql().count_sessions(user_id, now, cap).await
-    }
-
-    async fn list_sessions(
-        &self,
-        user_id: &str,
-        now: i64,
-    ) -> Result<Vec<StoredSession>, sqlx::Error> {
-        self.sql().list_sessions(user_id, now).await
-    }
-
-    async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_sessions(now, spent_before).await
-    }
-}
-
-#[async_trait::async_trait]
-impl IdempotencyStore for PgStore {
-    async fn claim_key(
-        &self,
-        user_id: &str,
-        key: &str,
-        fingerprint: &str,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().claim_key(user_id, key, fingerprint, now).await
-    }
-
-    async fn read_key(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
-        self.sql().read_key(user_id, key).await
-    }
-
-    async fn finish_key(
-        &self,
-        user_id: &str,
-        key: &str,
-        status: i32,
-        headers: &str,
-        body: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.sql()
-            .finish_key(user_id, key, status, headers, body)
-            .await
-    }
-
-    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
-        self.sql().release_key(user_id, key).await
-    }
-
-    async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_keys(created_before).await
     }
 }
 

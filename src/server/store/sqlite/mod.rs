@@ -1,19 +1,16 @@
 //! The store on SQLite: a native `SqlitePool`, one writer at a time (queued in the process, see
 //! `writer()`), revocations learnt by other processes on the file within the liveness bound.
 //! Rotations run on a thread of their own ([`writer`]), one hop each, committed in groups. The
-//! statements both backends share are [`Portable`]'s; which of them wait for the write turn is
-//! said here, method by method.
+//! owner traits both backends answer alike are implemented once ([`super::shared`]); this file
+//! gives them the pool, the write turn and the rotation.
 
 mod writer;
 
 use super::migrations::{legacy_migrator, migrator, MADE_BEFORE_THE_PREFIX};
-use super::model::{
-    Backend, IdempotencyRecord, NewAccount, NewSession, OnAnnouncement, Replay, Rotated, Rotation,
-    StoredSession, TokenState,
-};
-use super::portable::Portable;
+use super::model::{Backend, OnAnnouncement, Rotated, Rotation};
 use super::recovery::SqlRecovery;
-use super::traits::{AccountStore, AnnouncementStore, IdempotencyStore, RootStore, SessionStore};
+use super::shared::SqlBackend;
+use super::traits::{AnnouncementStore, RootStore};
 use crate::types::User;
 use sqlx::{
     sqlite::{
@@ -58,10 +55,6 @@ impl SqliteStore {
     /// Account recovery on the same pool, taking the same write turn.
     pub fn recovery(&self) -> SqlRecovery<Sqlite> {
         SqlRecovery::new(self.pool.clone(), Some(self.writes.clone()), false)
-    }
-
-    fn sql(&self) -> Portable<'_, Sqlite> {
-        Portable(&self.pool)
     }
 
     fn rotations(&self) -> Option<&writer::Writer> {
@@ -118,40 +111,15 @@ impl RootStore for SqliteStore {
 }
 
 #[async_trait::async_trait]
-impl AccountStore for SqliteStore {
-    async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
-        self.sql().find_account(email).await
+impl SqlBackend for SqliteStore {
+    type Pool = SqlitePool;
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
-    async fn create_account(
-        &self,
-        account: NewAccount<'_>,
-        session: &NewSession,
-    ) -> Result<(), sqlx::Error> {
-        let _turn = self.writer().await;
-        self.sql().create_account(account, session).await
-    }
-
-    async fn take_bucket(
-        &self,
-        bucket: &str,
-        now: i64,
-        t: i64,
-        burst: i64,
-    ) -> Result<Option<i64>, sqlx::Error> {
-        self.sql().take_bucket(bucket, now, t, burst).await
-    }
-
-    async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_buckets(now).await
-    }
-}
-
-#[async_trait::async_trait]
-impl SessionStore for SqliteStore {
-    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error> {
-        let _turn = self.writer().await;
-        self.sql().create_session(session).await
+    fn write_turn(&self) -> Option<&tokio::sync::Mutex<()>> {
+        Some(&self.writes)
     }
 
     /// On the rotation thread (one hop, group commit); for an in-memory database, the same
@@ -194,119 +162,6 @@ impl SessionStore for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(Some(Rotated { session_id, user }))
-    }
-
-    async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error> {
-        self.sql().replay(hash).await
-    }
-
-    async fn token_in_session(
-        &self,
-        hash: &str,
-        sid: &str,
-    ) -> Result<Option<TokenState>, sqlx::Error> {
-        self.sql().token_in_session(hash, sid).await
-    }
-
-    async fn mark_lost_answer(
-        &self,
-        parent_hash: &str,
-        child_hash: &str,
-        sid: &str,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let _turn = self.writer().await;
-        self.sql()
-            .mark_lost_answer(parent_hash, child_hash, sid, now)
-            .await
-    }
-
-    async fn live_session(&self, sid: &str, now: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
-        self.sql().live_session(sid, now).await
-    }
-
-    async fn session_live(
-        &self,
-        sid: &str,
-        unspent: Option<&str>,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().session_live(sid, unspent, now).await
-    }
-
-    async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error> {
-        self.sql().session_of_token(hash).await
-    }
-
-    async fn revoke_session(
-        &self,
-        sid: &str,
-        user_id: Option<&str>,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().revoke_session(sid, user_id, now).await
-    }
-
-    async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error> {
-        self.sql().revoke_user(user_id, now).await
-    }
-
-    async fn count_sessions(&self, user_id: &str, now: i64, cap: u32) -> Result<u64, sqlx::Error> {
-        self.sql().count_sessions(user_id, now, cap).await
-    }
-
-    async fn list_sessions(
-        &self,
-        user_id: &str,
-        now: i64,
-    ) -> Result<Vec<StoredSession>, sqlx::Error> {
-        self.sql().list_sessions(user_id, now).await
-    }
-
-    async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_sessions(now, spent_before).await
-    }
-}
-
-#[async_trait::async_trait]
-impl IdempotencyStore for SqliteStore {
-    async fn claim_key(
-        &self,
-        user_id: &str,
-        key: &str,
-        fingerprint: &str,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        self.sql().claim_key(user_id, key, fingerprint, now).await
-    }
-
-    async fn read_key(
-        &self,
-        user_id: &str,
-        key: &str,
-    ) -> Result<Option<IdempotencyRecord>, sqlx::Error> {
-        self.sql().read_key(user_id, key).await
-    }
-
-    async fn finish_key(
-        &self,
-        user_id: &str,
-        key: &str,
-        status: i32,
-        headers: &str,
-        body: &str,
-    ) -> Result<(), sqlx::Error> {
-        self.sql()
-            .finish_key(user_id, key, status, headers, body)
-            .await
-    }
-
-    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error> {
-        self.sql().release_key(user_id, key).await
-    }
-
-    async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error> {
-        self.sql().sweep_keys(created_before).await
     }
 }
 
