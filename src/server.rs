@@ -28,9 +28,10 @@
 //!
 //! Errors and metrics:
 //!
-//! - [`Error`]: the server-side error; it becomes the [`ApiError`](crate::ApiError) every
-//!   failure answers (and is logged, once) where it turns into a response.
-//! - [`RefreshFailure`]: why a refresh gave no new pair (definitive or transient).
+//! - [`Error`]: the server-side error, and the one error type of [`Auth`]'s methods (from
+//!   [`Auth::connect`]: [`Error::UnsupportedDatabase`], [`Error::Migrate`]); it becomes the
+//!   [`ApiError`](crate::ApiError) every failure answers (and is logged, once) where it turns
+//!   into a response.
 //! - [`RefreshPath`], [`RequestKind`]: the labels of the refresh and request-duration metrics.
 
 // The parts, one owner each (docs/architecture.md, "Modules"): `auth` (`Auth`, which composes
@@ -51,7 +52,7 @@ mod store;
 
 pub use accounts::ClientInfo;
 pub use auth::Auth;
-pub use error::{Error, RefreshFailure};
+pub use error::Error;
 pub use http::context;
 pub use http::page_layer::page_turns;
 pub use http::pages::PagePolicy;
@@ -94,6 +95,39 @@ pub mod extract {
     pub use crate::server::http::api::ApiJson;
     pub use crate::server::http::client_ip::ClientIp;
     pub use crate::server::http::request::{CurrentUser, MaybeUser};
+}
+
+/// What the benches, the token seeder and the tests drive below the HTTP surface: a session
+/// opened without a password, a rotation, a sweep. Not part of the API (an app signs users in
+/// through [`context`] or the JSON endpoints, and the engine sweeps by itself).
+#[doc(hidden)]
+pub mod __internals {
+    pub use super::error::RefreshFailure;
+    use super::{Auth, Error, RefreshPath, TokenPair};
+    use crate::types::User;
+
+    /// Opens a session for `user` and issues its first pair.
+    pub async fn start_session(
+        auth: &Auth,
+        user: User,
+        user_agent: Option<&str>,
+    ) -> Result<TokenPair, Error> {
+        Ok(auth.start_session(user, user_agent).await?)
+    }
+
+    /// Rotates a refresh token, as the refresh endpoint does.
+    pub async fn refresh(
+        auth: &Auth,
+        token: &str,
+        path: RefreshPath,
+    ) -> Result<TokenPair, RefreshFailure> {
+        auth.refresh(token, path).await
+    }
+
+    /// One sweep now (expired sessions, spent tokens, old idempotency records, full buckets).
+    pub async fn sweep(auth: &Auth) -> Result<(), Error> {
+        Ok(auth.sweep().await?)
+    }
 }
 
 /// Internals the fuzz targets exercise directly. Not part of the API.

@@ -25,10 +25,13 @@ use support::{
 async fn a_database_url_the_engine_cannot_use_is_an_error_not_a_panic() {
     for url in ["mysql://localhost/db", "not a url", "postgres://[::1"] {
         let config = AuthConfig::builder(SECRET).build().expect("config");
-        assert!(
-            Auth::connect(url, config).await.is_err(),
-            "{url} must be refused"
-        );
+        match Auth::connect(url, config).await {
+            Err(sessionflow::server::Error::UnsupportedDatabase(why)) => {
+                assert!(!why.is_empty(), "{url}: the error says why");
+            }
+            Err(other) => panic!("{url}: an unsupported database, not {other:?}"),
+            Ok(_) => panic!("{url} must be refused"),
+        }
     }
 }
 

@@ -32,8 +32,7 @@ async fn main() -> anyhow::Result<()> {
     let mut lines = String::with_capacity(n * 45);
     for _ in 0..n {
         lines.push_str(
-            &auth
-                .start_session(user.clone(), Some("bench"))
+            &sessionflow::server::__internals::start_session(&auth, user.clone(), Some("bench"))
                 .await?
                 .refresh_token,
         );

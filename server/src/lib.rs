@@ -168,7 +168,10 @@ async fn healthz(
     State(db): State<AnyPool>,
 ) -> (StatusCode, &'static str) {
     let app = sqlx::query("SELECT 1").execute(&db).await.map(drop);
-    match app.and(auth.health().await) {
+    match app
+        .map_err(sessionflow::server::Error::from)
+        .and(auth.health().await)
+    {
         Ok(()) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

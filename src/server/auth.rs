@@ -47,14 +47,17 @@ impl Auth {
     /// (the engine opens a native pool on its connect options, as large) or a native
     /// `SqlitePool` or `PgPool` (used as it is). The app's own tables and migrations stay the
     /// app's: both migrators share sqlx's bookkeeping table and ignore each other's versions.
-    pub async fn connect(
-        db: impl Into<Database>,
-        config: AuthConfig,
-    ) -> Result<Self, sqlx::migrate::MigrateError> {
-        let stores = db
-            .into()
-            .into_stores()
-            .map_err(sqlx::migrate::MigrateError::Execute)?;
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedDatabase`] for a URL or pool that is neither SQLite nor PostgreSQL
+    /// (or a URL that does not parse); [`Error::Migrate`] when the migrations fail (the database
+    /// is unreachable, or its schema is newer than this engine).
+    pub async fn connect(db: impl Into<Database>, config: AuthConfig) -> Result<Self, Error> {
+        let stores = db.into().into_stores().map_err(|e| match e {
+            sqlx::Error::Configuration(why) => Error::UnsupportedDatabase(why.to_string()),
+            other => Error::UnsupportedDatabase(other.to_string()),
+        })?;
         stores.root.migrate().await?;
         let auth = Self::with_stores(stores, config);
         auth.follow_revocations();
@@ -165,8 +168,8 @@ impl Auth {
     /// Whether the database can take the writes signing in needs. PostgreSQL: it answers.
     /// SQLite: it grants the write lock for an instant (a reader always gets through, WAL), which
     /// fails after the busy timeout while another process holds it.
-    pub async fn health(&self) -> Result<(), sqlx::Error> {
-        self.0.stores.root.health().await
+    pub async fn health(&self) -> Result<(), Error> {
+        Ok(self.0.stores.root.health().await?)
     }
 
     /// Starts the periodic sweep on the current tokio runtime, once per engine.
@@ -201,7 +204,7 @@ impl Auth {
     /// Deletes expired sessions, revoked ones after a day, spent tokens after a day (reuse of
     /// a token older than that is answered as unknown rather than revoking), old idempotency
     /// records and full rate-limit buckets.
-    pub async fn sweep(&self) -> Result<(), sqlx::Error> {
+    pub(crate) async fn sweep(&self) -> Result<(), sqlx::Error> {
         let now = db::now_ms();
         let day = 24 * 3600 * 1000;
         let stores = &self.0.stores;
@@ -216,7 +219,7 @@ impl Auth {
     // Sessions (docs/protocol.md): the rules are in `sessions/mod.rs`.
 
     /// Opens a session for `user` and issues its first pair.
-    pub async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         user: User,
         user_agent: Option<&str>,
@@ -228,7 +231,7 @@ impl Auth {
     /// the same successor for a replay inside the grace window, the successor once more for a
     /// late replay whose answer was lost, family revocation for anything else. `path` says
     /// where the refresh was asked for (it is counted, nothing else).
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         token: &str,
         path: RefreshPath,
@@ -242,29 +245,49 @@ impl Auth {
         &self,
         refresh: Option<&str>,
         access_session: Option<&str>,
-    ) -> Result<(), sqlx::Error> {
-        self.0.sessions.sign_out(refresh, access_session).await
+    ) -> Result<(), Error> {
+        self.0
+            .sessions
+            .sign_out(refresh, access_session)
+            .await
+            .map_err(Error::from)
     }
 
     /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
-    pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, sqlx::Error> {
-        self.0.sessions.revoke_session(user_id, sid).await
+    pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, Error> {
+        self.0
+            .sessions
+            .revoke_session(user_id, sid)
+            .await
+            .map_err(Error::from)
     }
 
     /// Revokes every session of a user ("sign out everywhere"); returns how many were live.
-    pub async fn revoke_all(&self, user_id: &str) -> Result<u64, sqlx::Error> {
-        self.0.sessions.revoke_all(user_id).await
+    pub async fn revoke_all(&self, user_id: &str) -> Result<u64, Error> {
+        self.0
+            .sessions
+            .revoke_all(user_id)
+            .await
+            .map_err(Error::from)
     }
 
     /// How many live sessions the user has, counting at most `cap` (a page that shows the
     /// number need not read every row of an account with thousands).
-    pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, sqlx::Error> {
-        self.0.sessions.count_sessions(user_id, cap).await
+    pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, Error> {
+        self.0
+            .sessions
+            .count_sessions(user_id, cap)
+            .await
+            .map_err(Error::from)
     }
 
     /// The user's live sessions, most recently used first.
-    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
-        self.0.sessions.list_sessions(who).await
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, Error> {
+        self.0
+            .sessions
+            .list_sessions(who)
+            .await
+            .map_err(Error::from)
     }
 
     // Accounts (docs/limits.md): the rules are in `accounts/`.
@@ -379,7 +402,7 @@ impl Auth {
 
     /// Delivers what is due in the outbox now (the worker does this by itself; tests and tools
     /// may call it to not wait for the next poll). How many messages it handled.
-    pub async fn deliver_mail(&self) -> Result<usize, sqlx::Error> {
-        self.0.outbox.deliver_due().await
+    pub async fn deliver_mail(&self) -> Result<usize, Error> {
+        self.0.outbox.deliver_due().await.map_err(Error::from)
     }
 }

@@ -16,6 +16,13 @@ pub enum Error {
     /// violation is 409 `conflict`).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// [`Auth::connect`](crate::server::Auth::connect) was given a database the engine does not
+    /// speak (it speaks SQLite and PostgreSQL): the URL's scheme, or a URL that does not parse.
+    #[error("unsupported database: {0}")]
+    UnsupportedDatabase(String),
+    /// The engine's migrations could not be applied at start.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     /// Anything else that is the server's fault: 503 `unavailable`.
     #[error("{0}")]
     Internal(String),
@@ -40,8 +47,8 @@ impl From<Error> for ApiError {
                 super::metrics::unavailable("database");
                 ApiError::unavailable()
             }
-            Error::Internal(message) => {
-                tracing::error!(error = %message, "internal error");
+            other @ (Error::UnsupportedDatabase(_) | Error::Migrate(_) | Error::Internal(_)) => {
+                tracing::error!(error = %other, "internal error");
                 ApiError::unavailable()
             }
         }

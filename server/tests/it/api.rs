@@ -688,7 +688,9 @@ async fn the_sweep_deletes_expired_sessions_and_keeps_live_ones() {
     let live = app.sibling(|b| b).await;
     live.post_register_with_tokens("bob@example.com").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    app.auth.sweep().await.unwrap();
+    sessionflow::server::__internals::sweep(&app.auth)
+        .await
+        .unwrap();
     let users = app
         .count("SELECT COUNT(DISTINCT user_id) FROM sessionflow_sessions")
         .await;

@@ -151,7 +151,9 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
             .execute(&app.db)
     };
     age(23 * hour).await.unwrap();
-    app.auth.sweep().await.unwrap();
+    sessionflow::server::__internals::sweep(&app.auth)
+        .await
+        .unwrap();
     let res = post_note(&app, &access, Some("k-day"), "bread").await;
     assert_eq!(
         res.status(),
@@ -159,7 +161,9 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
         "a 23-hour-old key still stands for its first request"
     );
     age(25 * hour).await.unwrap();
-    app.auth.sweep().await.unwrap();
+    sessionflow::server::__internals::sweep(&app.auth)
+        .await
+        .unwrap();
     assert_eq!(
         app.count("SELECT COUNT(*) FROM sessionflow_idempotency_keys")
             .await,

@@ -46,7 +46,10 @@ async fn without_a_grace_window_the_stragglers_of_a_burst_still_share_its_rotati
         email_verified: false,
     };
     for burst in 0..straggler_bursts() {
-        let session = app.auth.start_session(user.clone(), None).await.unwrap();
+        let session =
+            sessionflow::server::__internals::start_session(&app.auth, user.clone(), None)
+                .await
+                .unwrap();
         let r0 = session.refresh_token;
         // The burst's first request is served and committed before the others are read:
         // the worst order the server can see 8 requests that one client sent together.

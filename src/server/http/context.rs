@@ -160,7 +160,7 @@ pub async fn device_count(cap: u32) -> Result<u64, ApiError> {
     auth()?
         .count_sessions(&who.user.id, cap)
         .await
-        .map_err(crate::server::error::db_error)
+        .map_err(crate::ApiError::from)
 }
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs.

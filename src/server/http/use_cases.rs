@@ -7,7 +7,7 @@
 use crate::server::{
     accounts::wrong_credentials,
     auth::Auth,
-    error::{db_error, RefreshFailure},
+    error::RefreshFailure,
     http::{client_ip::Client, cookies::AuthCookies},
     metrics::RefreshPath,
     sessions::{Principal, TokenPair},
@@ -125,7 +125,7 @@ pub(crate) async fn sign_out(
 ) -> Result<(), ApiError> {
     auth.sign_out(presented_refresh, access_session)
         .await
-        .map_err(db_error)?;
+        .map_err(ApiError::from)?;
     AuthCookies::of(auth).clear(jar);
     Ok(())
 }
@@ -136,14 +136,16 @@ pub(crate) async fn sign_out_everywhere(
     jar: &Cookies,
     caller: &Principal,
 ) -> Result<(), ApiError> {
-    auth.revoke_all(&caller.user.id).await.map_err(db_error)?;
+    auth.revoke_all(&caller.user.id)
+        .await
+        .map_err(ApiError::from)?;
     AuthCookies::of(auth).clear(jar);
     Ok(())
 }
 
 /// The caller's live sessions, most recently used first, the current one marked.
 pub(crate) async fn devices(auth: &Auth, caller: &Principal) -> Result<Vec<SessionInfo>, ApiError> {
-    auth.list_sessions(caller).await.map_err(db_error)
+    auth.list_sessions(caller).await.map_err(ApiError::from)
 }
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs (or not at all).
@@ -155,7 +157,7 @@ pub(crate) async fn revoke_device(
     match auth.revoke_session(&caller.user.id, id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::new(ErrorCode::NotFound, "No such session.")),
-        Err(e) => Err(db_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
