@@ -89,12 +89,7 @@ async fn sqlite_locked_by_another_process_answers_503_and_recovers_with_the_sess
 async fn postgres_stopped_mid_run_answers_503_and_recovers_by_itself() {
     let _one = one_fault_at_a_time().await;
     // The cluster to stop and start, e.g. "15 main" (set by .ci/run, which runs as root).
-    let (Ok(cluster), Some(pg)) = (
-        std::env::var("TEST_PG_CLUSTER"),
-        backends()
-            .into_iter()
-            .find(|b| matches!(b, Backend::Postgres(_))),
-    ) else {
+    let (Ok(cluster), Some(pg)) = (std::env::var("TEST_PG_CLUSTER"), Backend::postgres()) else {
         eprintln!("TEST_PG_CLUSTER or TEST_DATABASE_URL not set: skipped");
         return;
     };

@@ -174,10 +174,7 @@ async fn keys_are_kept_for_a_day_and_then_swept() {
 #[tokio::test]
 async fn an_aborted_request_that_reached_the_server_is_applied_once_and_its_re_send_replays_it() {
     // PostgreSQL can block inserts into one table while the key's own record goes through.
-    let Some(pg) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(pg) = Backend::postgres() else {
         return;
     };
     let app = TestApp::spawn(&pg).await;

@@ -100,10 +100,7 @@ async fn someone_elses_failures_never_stop_the_owner_signing_in_from_another_add
 #[tokio::test]
 async fn on_postgres_the_sign_in_limits_hold_across_instances() {
     use sessionflow::server::config::{AuthConfigBuilder, RateLimit};
-    let Some(pg) = backends()
-        .into_iter()
-        .find(|b| matches!(b, Backend::Postgres(_)))
-    else {
+    let Some(pg) = Backend::postgres() else {
         return;
     };
     let limits = |c: AuthConfigBuilder| {

@@ -26,15 +26,6 @@ pub async fn one_renderer_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     RENDERING.lock().await
 }
 
-/// SQLite, and PostgreSQL when `TEST_DATABASE_URL` is set.
-pub fn backends() -> Vec<Backend> {
-    let mut all = vec![Backend::Sqlite];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
-        all.push(Backend::Postgres(url));
-    }
-    all
-}
-
 pub struct TestApp {
     pub base: String,
     pub auth: Auth,
