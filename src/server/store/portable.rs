@@ -12,6 +12,7 @@ use super::model::{
 };
 use crate::types::User;
 use sqlx::{Database, Pool, Row};
+use std::future::Future;
 
 const FIND_ACCOUNT: &str =
     "SELECT id, email, email_verified_at, password_hash FROM sessionflow_users WHERE email = $1";
@@ -120,106 +121,141 @@ impl RowsAffected for sqlx::postgres::PgQueryResult {
 
 /// The statements both backends run alike, as one bound: implemented once, for any sqlx pool
 /// whose database has what they use, and called by the owner traits' shared implementations
-/// ([`super::shared`]).
-#[async_trait::async_trait]
+/// ([`super::shared`]). Only ever used statically, so its futures are plain (not boxed as the
+/// owner traits' are): a store call costs one allocation, as it did with inherent methods.
 pub(crate) trait Statements: Send + Sync + 'static {
-    async fn find_account(&self, email: &str) -> Result<Option<(User, String)>, sqlx::Error>;
+    fn find_account(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<(User, String)>, sqlx::Error>> + Send;
 
     /// The user and its first session, in one transaction.
-    async fn create_account(
+    fn create_account(
         &self,
         account: NewAccount<'_>,
         session: &NewSession,
-    ) -> Result<(), sqlx::Error>;
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn create_session(&self, session: &NewSession) -> Result<(), sqlx::Error>;
+    fn create_session(
+        &self,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn replay(&self, hash: &str) -> Result<Option<Replay>, sqlx::Error>;
+    fn replay(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<Replay>, sqlx::Error>> + Send;
 
-    async fn token_in_session(
+    fn token_in_session(
         &self,
         hash: &str,
         sid: &str,
-    ) -> Result<Option<TokenState>, sqlx::Error>;
+    ) -> impl Future<Output = Result<Option<TokenState>, sqlx::Error>> + Send;
 
-    async fn mark_lost_answer(
+    fn mark_lost_answer(
         &self,
         parent_hash: &str,
         child_hash: &str,
         sid: &str,
         now: i64,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
-    async fn live_session(&self, sid: &str, now: i64) -> Result<Option<(User, i64)>, sqlx::Error>;
+    fn live_session(
+        &self,
+        sid: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<(User, i64)>, sqlx::Error>> + Send;
 
-    async fn session_live(
+    fn session_live(
         &self,
         sid: &str,
         unspent: Option<&str>,
         now: i64,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
-    async fn session_of_token(&self, hash: &str) -> Result<Option<String>, sqlx::Error>;
+    fn session_of_token(
+        &self,
+        hash: &str,
+    ) -> impl Future<Output = Result<Option<String>, sqlx::Error>> + Send;
 
-    async fn revoke_session(
+    fn revoke_session(
         &self,
         sid: &str,
         user_id: Option<&str>,
         now: i64,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
-    async fn revoke_user(&self, user_id: &str, now: i64) -> Result<u64, sqlx::Error>;
-
-    async fn count_sessions(&self, user_id: &str, now: i64, cap: u32) -> Result<u64, sqlx::Error>;
-
-    async fn list_sessions(
+    fn revoke_user(
         &self,
         user_id: &str,
         now: i64,
-    ) -> Result<Vec<StoredSession>, sqlx::Error>;
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+
+    fn count_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+        cap: u32,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+
+    fn list_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<StoredSession>, sqlx::Error>> + Send;
 
     /// Sessions first, then their tokens: two statements, no transaction.
-    async fn sweep_sessions(&self, now: i64, spent_before: i64) -> Result<(), sqlx::Error>;
+    fn sweep_sessions(
+        &self,
+        now: i64,
+        spent_before: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn sweep_keys(&self, created_before: i64) -> Result<(), sqlx::Error>;
+    fn sweep_keys(
+        &self,
+        created_before: i64,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn sweep_buckets(&self, now: i64) -> Result<(), sqlx::Error>;
+    fn sweep_buckets(&self, now: i64) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn claim_key(
+    fn claim_key(
         &self,
         user_id: &str,
         key: &str,
         fingerprint: &str,
         now: i64,
-    ) -> Result<bool, sqlx::Error>;
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send;
 
-    async fn read_key(
+    fn read_key(
         &self,
         user_id: &str,
         key: &str,
-    ) -> Result<Option<IdempotencyRecord>, sqlx::Error>;
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, sqlx::Error>> + Send;
 
-    async fn finish_key(
+    fn finish_key(
         &self,
         user_id: &str,
         key: &str,
         status: i32,
         headers: &str,
         body: &str,
-    ) -> Result<(), sqlx::Error>;
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn release_key(&self, user_id: &str, key: &str) -> Result<(), sqlx::Error>;
+    fn release_key(
+        &self,
+        user_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    async fn take_bucket(
+    fn take_bucket(
         &self,
         bucket: &str,
         now: i64,
         t: i64,
         burst: i64,
-    ) -> Result<Option<i64>, sqlx::Error>;
+    ) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
 }
 
-#[async_trait::async_trait]
 impl<DB> Statements for Pool<DB>
 where
     DB: Database,
