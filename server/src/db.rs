@@ -13,20 +13,13 @@ use std::{path::Path, time::Duration};
 /// Opens the pool for `url`, connects the engine on it and applies the app's migrations.
 pub async fn start(url: &str, config: AuthConfig) -> Result<(Auth, AnyPool), ConfigError> {
     let pool = connect(url).await?;
-    let fail = |e: &dyn std::fmt::Display| {
-        ConfigError::new(
-            "DATABASE_URL",
-            &redact_url(url),
-            format!("migrations failed: {e}"),
-        )
-    };
+    let fail = |reason: String| ConfigError::new("DATABASE_URL", &redact_url(url), reason);
     let auth = Auth::connect(pool.clone(), config)
         .await
-        .map_err(|e| match e {
-            sessionflow::server::Error::Migrate(e) => fail(&e),
-            other => fail(&other),
-        })?;
-    app::migrate(&pool).await.map_err(|e| fail(&e))?;
+        .map_err(|e| fail(e.to_string()))?;
+    app::migrate(&pool)
+        .await
+        .map_err(|e| fail(format!("the app's migrations failed: {e}")))?;
     Ok((auth, pool))
 }
 

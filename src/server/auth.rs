@@ -54,10 +54,10 @@ impl Auth {
     /// (or a URL that does not parse); [`Error::Migrate`] when the migrations fail (the database
     /// is unreachable, or its schema is newer than this engine).
     pub async fn connect(db: impl Into<Database>, config: AuthConfig) -> Result<Self, Error> {
-        let stores = db.into().into_stores().map_err(|e| match e {
-            sqlx::Error::Configuration(why) => Error::UnsupportedDatabase(why.to_string()),
-            other => Error::UnsupportedDatabase(other.to_string()),
-        })?;
+        let stores = db
+            .into()
+            .into_stores()
+            .map_err(Error::UnsupportedDatabase)?;
         stores.root.migrate().await?;
         let auth = Self::with_stores(stores, config);
         auth.follow_revocations();
@@ -246,48 +246,28 @@ impl Auth {
         refresh: Option<&str>,
         access_session: Option<&str>,
     ) -> Result<(), Error> {
-        self.0
-            .sessions
-            .sign_out(refresh, access_session)
-            .await
-            .map_err(Error::from)
+        Ok(self.0.sessions.sign_out(refresh, access_session).await?)
     }
 
     /// Revokes one session of `user_id`; `false` when it is not theirs (or does not exist).
     pub async fn revoke_session(&self, user_id: &str, sid: &str) -> Result<bool, Error> {
-        self.0
-            .sessions
-            .revoke_session(user_id, sid)
-            .await
-            .map_err(Error::from)
+        Ok(self.0.sessions.revoke_session(user_id, sid).await?)
     }
 
     /// Revokes every session of a user ("sign out everywhere"); returns how many were live.
     pub async fn revoke_all(&self, user_id: &str) -> Result<u64, Error> {
-        self.0
-            .sessions
-            .revoke_all(user_id)
-            .await
-            .map_err(Error::from)
+        Ok(self.0.sessions.revoke_all(user_id).await?)
     }
 
     /// How many live sessions the user has, counting at most `cap` (a page that shows the
     /// number need not read every row of an account with thousands).
     pub async fn count_sessions(&self, user_id: &str, cap: u32) -> Result<u64, Error> {
-        self.0
-            .sessions
-            .count_sessions(user_id, cap)
-            .await
-            .map_err(Error::from)
+        Ok(self.0.sessions.count_sessions(user_id, cap).await?)
     }
 
     /// The user's live sessions, most recently used first.
     pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, Error> {
-        self.0
-            .sessions
-            .list_sessions(who)
-            .await
-            .map_err(Error::from)
+        Ok(self.0.sessions.list_sessions(who).await?)
     }
 
     // Accounts (docs/limits.md): the rules are in `accounts/`.
@@ -403,6 +383,6 @@ impl Auth {
     /// Delivers what is due in the outbox now (the worker does this by itself; tests and tools
     /// may call it to not wait for the next poll). How many messages it handled.
     pub async fn deliver_mail(&self) -> Result<usize, Error> {
-        self.0.outbox.deliver_due().await.map_err(Error::from)
+        Ok(self.0.outbox.deliver_due().await?)
     }
 }

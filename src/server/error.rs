@@ -21,7 +21,7 @@ pub enum Error {
     #[error("unsupported database: {0}")]
     UnsupportedDatabase(String),
     /// The engine's migrations could not be applied at start.
-    #[error("migrations: {0}")]
+    #[error("the engine's migrations failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Anything else that is the server's fault: 503 `unavailable`.
     #[error("{0}")]

@@ -157,10 +157,7 @@ pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
 /// How many devices the caller is signed in on, counting at most `cap`.
 pub async fn device_count(cap: u32) -> Result<u64, ApiError> {
     let who = require_user()?;
-    auth()?
-        .count_sessions(&who.user.id, cap)
-        .await
-        .map_err(crate::ApiError::from)
+    Ok(auth()?.count_sessions(&who.user.id, cap).await?)
 }
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs.

@@ -123,9 +123,7 @@ pub(crate) async fn sign_out(
     presented_refresh: Option<&str>,
     access_session: Option<&str>,
 ) -> Result<(), ApiError> {
-    auth.sign_out(presented_refresh, access_session)
-        .await
-        .map_err(ApiError::from)?;
+    auth.sign_out(presented_refresh, access_session).await?;
     AuthCookies::of(auth).clear(jar);
     Ok(())
 }
@@ -136,16 +134,14 @@ pub(crate) async fn sign_out_everywhere(
     jar: &Cookies,
     caller: &Principal,
 ) -> Result<(), ApiError> {
-    auth.revoke_all(&caller.user.id)
-        .await
-        .map_err(ApiError::from)?;
+    auth.revoke_all(&caller.user.id).await?;
     AuthCookies::of(auth).clear(jar);
     Ok(())
 }
 
 /// The caller's live sessions, most recently used first, the current one marked.
 pub(crate) async fn devices(auth: &Auth, caller: &Principal) -> Result<Vec<SessionInfo>, ApiError> {
-    auth.list_sessions(caller).await.map_err(ApiError::from)
+    Ok(auth.list_sessions(caller).await?)
 }
 
 /// Revokes one of the caller's sessions; `not_found` when it is not theirs (or not at all).

@@ -135,12 +135,12 @@ impl From<String> for Database {
 impl Database {
     /// The stores for this database. A URL or an `AnyPool` becomes a native pool (sqlx's own
     /// conversion of the connect options), sized like the app's pool when there is one; a scheme
-    /// the engine does not speak is an error.
-    pub(crate) fn into_stores(self) -> Result<Stores, sqlx::Error> {
+    /// the engine does not speak, or a URL that does not parse, is an error that says why.
+    pub(crate) fn into_stores(self) -> Result<Stores, String> {
         match self.0 {
             Pool::Sqlite(pool) => Ok(Stores::sqlite(pool)),
             Pool::Postgres(pool) => Ok(Stores::postgres(pool)),
-            Pool::Url(url) => native(&url.parse()?, None),
+            Pool::Url(url) => native(&url.parse().map_err(|e: sqlx::Error| e.to_string())?, None),
             Pool::Any(any) => native(
                 &any.connect_options(),
                 Some((
@@ -157,7 +157,7 @@ impl Database {
 fn native(
     options: &AnyConnectOptions,
     size: Option<(u32, std::time::Duration)>,
-) -> Result<Stores, sqlx::Error> {
+) -> Result<Stores, String> {
     fn pool<DB: sqlx::Database>(
         size: Option<(u32, std::time::Duration)>,
     ) -> sqlx::pool::PoolOptions<DB> {
@@ -167,15 +167,15 @@ fn native(
             None => pool,
         }
     }
+    let why = |e: sqlx::Error| e.to_string();
     Ok(match options.database_url.scheme() {
-        "sqlite" => Stores::sqlite(sqlite::lazy_pool(options.try_into()?, pool(size))),
+        "sqlite" => Stores::sqlite(sqlite::lazy_pool(
+            options.try_into().map_err(why)?,
+            pool(size),
+        )),
         "postgres" | "postgresql" => {
-            Stores::postgres(pool(size).connect_lazy_with(options.try_into()?))
+            Stores::postgres(pool(size).connect_lazy_with(options.try_into().map_err(why)?))
         }
-        other => return Err(unsupported(other)),
+        other => return Err(format!("the engine needs sqlite or postgres, not {other}")),
     })
-}
-
-fn unsupported(scheme: &str) -> sqlx::Error {
-    sqlx::Error::Configuration(format!("the engine needs sqlite or postgres, not {scheme}").into())
 }
