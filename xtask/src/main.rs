@@ -643,16 +643,21 @@ fn fuzz(seconds: u64) -> Result {
 const SCHEMATHESIS: &str = "4.32.5";
 
 fn schemathesis_tool() -> Result<PathBuf> {
-    let venv = PathBuf::from("target").join("schemathesis-venv");
+    // The venv's scripts name their interpreter by absolute path: under the target dir's real
+    // path they stay valid for every clone that shares it (.ci/run links `target` to a cache).
+    let target = std::fs::canonicalize("target").unwrap_or_else(|_| PathBuf::from("target"));
+    let venv = target.join("schemathesis-venv");
     let st = venv.join("bin").join("schemathesis");
     let installed = output(st.to_str().unwrap_or_default(), &["--version"]).unwrap_or_default();
     if !installed.contains(SCHEMATHESIS) {
         step(&format!(
             "installing schemathesis {SCHEMATHESIS} (pip, in target/schemathesis-venv; ~30 s)"
         ));
+        // --clear: a venv left by another machine's python (a kept target dir) is rebuilt
+        // whole, not half reused without its pip.
         run(
             "python3",
-            &["-m", "venv", venv.to_str().unwrap_or_default()],
+            &["-m", "venv", "--clear", venv.to_str().unwrap_or_default()],
         )?;
         let pip = venv.join("bin").join("pip");
         run(
