@@ -84,6 +84,33 @@ impl ErrorCode {
         }
     }
 
+    /// The sentence the engine answers this code with when it has nothing more particular to
+    /// say: the one wording of each failure, for the JSON API, the server functions and a page
+    /// that only has the code (a form posted without JavaScript comes back with `?error=CODE`).
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingToken => "Sign in to continue.",
+            Self::TokenExpired => "The access token has expired.",
+            Self::InvalidToken => "The access token is not valid.",
+            Self::InvalidCredentials => "The email or password is incorrect.",
+            Self::InvalidRefreshToken => "The session has ended; sign in again.",
+            Self::Validation => "Check the highlighted field.",
+            // The conflict a person meets: registering an address that has an account.
+            Self::Conflict => "An account with this email already exists.",
+            Self::Csrf => "Cross-site request refused.",
+            Self::RateLimited => "Too many attempts; wait a minute and try again.",
+            Self::Unavailable => "The service is temporarily unavailable; please try again.",
+            Self::NotFound => "Not found.",
+            Self::InvalidLink => {
+                "This link is no longer valid (used, expired, or replaced by a newer one). \
+                 Ask for a new one."
+            }
+            Self::EmailUnverified => {
+                "Confirm your address first: open the link we sent you, or ask for a new one."
+            }
+        }
+    }
+
     /// Whether a refresh can cure this failure of an access token, so the browser layer
     /// refreshes once and re-sends: `token_expired`, `missing_token` (the access cookie's
     /// Max-Age ran out), `invalid_token` (a token signed with a key no longer accepted, say, or
@@ -143,10 +170,7 @@ impl ApiError {
 
     /// 503 `unavailable`, with the standard message.
     pub fn unavailable() -> Self {
-        Self::new(
-            ErrorCode::Unavailable,
-            "The service is temporarily unavailable; please try again.",
-        )
+        ErrorCode::Unavailable.into()
     }
 
     /// 429: too many attempts; try again in `secs` seconds.
@@ -173,7 +197,7 @@ impl ApiError {
 
     /// 404 `not_found`.
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::NotFound, "Not found.")
+        ErrorCode::NotFound.into()
     }
 
     /// The same error beside a form field.
@@ -191,6 +215,13 @@ impl ApiError {
     /// The HTTP status it is answered with.
     pub fn status(&self) -> u16 {
         self.error.status()
+    }
+}
+
+/// The code with its standard sentence ([`ErrorCode::message`]).
+impl From<ErrorCode> for ApiError {
+    fn from(code: ErrorCode) -> Self {
+        Self::new(code, code.message())
     }
 }
 

@@ -44,7 +44,7 @@
 //! ## 1. The server: connect, install
 //!
 //! The app hands the engine its database (a URL, or its own pool) and a configuration
-//! ([`AuthConfig`]), registers its Leptos routes with [`SessionRoutes`] (leptos_axum's
+//! ([`AuthConfig`]), registers its Leptos routes with [`PageRoutes`] (leptos_axum's
 //! `leptos_routes`, plus what the engine needs in each render's context), adds its own handlers
 //! and static files, says which pages need a session ([`PagePolicy`]), and lets the engine
 //! install itself on the router ([`Auth::install`]). [`serve`] keeps each client's address for
@@ -56,7 +56,7 @@
 //! # #[cfg(feature = "ssr")] mod wiring {
 //! use axum::Router;
 //! use leptos::prelude::*;
-//! use sessionflow::server::{config::AuthConfig, serve, Auth, PagePolicy, SessionRoutes};
+//! use sessionflow::server::{config::AuthConfig, serve, Auth, PagePolicy, PageRoutes};
 //! use tower_http::services::ServeDir;
 //!
 //! # #[component] fn App() -> impl IntoView { () }
@@ -65,7 +65,7 @@
 //!     let config = AuthConfig::from_env(options.site_addr)?; // every engine variable, checked
 //!     let auth = Auth::connect("sqlite://app.db?mode=rwc", config).await?; // + its migrations
 //!     let app = Router::new()
-//!         .session_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
+//!         .page_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
 //!         .fallback_service(ServeDir::new(&*options.site_root))
 //!         .with_state(options.clone());
 //!     let pages = PagePolicy::new().protect(["/private"]).guest_only(["/login"]);
@@ -157,7 +157,7 @@
 //! [`AuthConfigBuilder::from_lookup`]: crate::server::config::AuthConfigBuilder::from_lookup
 //! [`ConfigError`]: crate::server::config::ConfigError
 //! [`MailTransport`]: crate::server::config::MailTransport
-//! [`SessionRoutes`]: crate::server::SessionRoutes
+//! [`PageRoutes`]: crate::server::PageRoutes
 //! [`PagePolicy`]: crate::server::PagePolicy
 //! [`Auth::install`]: crate::server::Auth::install
 //! [`Auth::connect`]: crate::server::Auth::connect
@@ -193,4 +193,4 @@ pub mod client;
 
 pub use client::{AuthClient, DirectClient};
 pub use error::{ApiError, ErrorCode};
-pub use types::{Email, Password, SessionInfo, User};
+pub use types::{Device, Email, Password, User};

@@ -8,10 +8,10 @@
 //! - [`Database`]: what [`Auth::connect`] accepts, built with `From` from a URL, an `AnyPool`,
 //!   a `SqlitePool` or a `PgPool`.
 //! - [`PagePolicy`]: which pages need a session and which are for signed-out visitors.
-//! - [`SessionRoutes`]: registers the app's Leptos routes with the engine's render context (the
+//! - [`PageRoutes`]: registers the app's Leptos routes with the engine's render context (the
 //!   CSP nonce); [`page_context`] does the same for a render the app makes itself.
 //! - [`page_turns`]: the middleware that makes a page render wait for one of the
-//!   `page_concurrency` turns (the routes of [`SessionRoutes`] already have it).
+//!   `page_concurrency` turns (the routes of [`PageRoutes`] already have it).
 //! - [`serve`]: serves the router with each client's address and a graceful stop.
 //! - [`config`]: [`config::AuthConfig`], its builder, and [`config::ConfigError`].
 //! - [`mail`]: the mail seam, the shipped mailers and the outbox worker.
@@ -57,7 +57,7 @@ pub use http::context;
 pub use http::page_layer::page_turns;
 pub use http::pages::PagePolicy;
 pub use http::request::Caller;
-pub use http::routes::{page_context, SessionRoutes};
+pub use http::routes::{page_context, PageRoutes};
 pub use metrics::{RefreshPath, RequestKind};
 pub use sessions::{Principal, TokenPair};
 pub use store::Database;

@@ -17,11 +17,11 @@ pub struct User {
     pub email_verified: bool,
 }
 
-/// One session (a signed-in device) of the user, as the devices page and
+/// A signed-in device (one session of the user), as the devices page and
 /// `GET /api/auth/sessions` show it. Times are RFC 3339.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct SessionInfo {
+pub struct Device {
     /// The session id (what revoking it takes).
     pub id: String,
     /// When it was signed in.

@@ -169,13 +169,13 @@ async fn every_page_tells_the_browser_the_servers_paths() {
 /// A burst of page requests cannot hold more renders in memory than the configured number: the
 /// others wait their turn before they render, a render keeps its turn until its body is
 /// produced, and neither the JSON API nor a route that renders no page is held behind pages.
-/// The Leptos routes `SessionRoutes` registers take turns; an app's own rendering route takes
+/// The Leptos routes `PageRoutes` registers take turns; an app's own rendering route takes
 /// them with the `page_turns` layer.
 #[tokio::test]
 async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_them() {
     use futures::StreamExt;
     use leptos::prelude::LeptosOptions;
-    use sessionflow::server::SessionRoutes;
+    use sessionflow::server::PageRoutes;
     use std::sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -212,7 +212,7 @@ async fn pages_render_a_bounded_number_at_once_and_nothing_else_waits_behind_the
     // say) is a GET on the app's routes that renders nothing, and takes no turn.
     let options = LeptosOptions::builder().output_name("test").build();
     let app = Router::new()
-        .session_routes(&options, || "rendered", |_| "rendered")
+        .page_routes(&options, || "rendered", |_| "rendered")
         .route(
             "/slow",
             axum::routing::get(page).route_layer(axum::middleware::from_fn(page_turns)),

@@ -3,7 +3,7 @@
 
 use crate::model::Note;
 use leptos::prelude::*;
-use sessionflow::{ApiError, AuthClient, DirectClient, SessionInfo, User};
+use sessionflow::{ApiError, AuthClient, Device, DirectClient, User};
 
 #[cfg(feature = "ssr")]
 use sessionflow::server::context;
@@ -124,7 +124,7 @@ pub async fn delete_note(id: String) -> Result<(), ApiError> {
 }
 
 #[server(client = AuthClient)]
-pub async fn list_devices() -> Result<Vec<SessionInfo>, ApiError> {
+pub async fn list_devices() -> Result<Vec<Device>, ApiError> {
     context::devices().await
 }
 

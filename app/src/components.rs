@@ -117,24 +117,6 @@ fn VerifyNotice(
     }
 }
 
-/// A human sentence for an error code (for errors that arrive as a code in the query string).
-pub fn describe(code: ErrorCode) -> &'static str {
-    match code {
-        ErrorCode::InvalidCredentials => "The email or password is incorrect.",
-        ErrorCode::Conflict => "An account with this email already exists.",
-        ErrorCode::Validation => "Check the highlighted field.",
-        ErrorCode::RateLimited => "Too many attempts; wait a minute and try again.",
-        ErrorCode::Unavailable => "The service is temporarily unavailable; try again.",
-        ErrorCode::InvalidLink => {
-            "This link is no longer valid (used, expired, or replaced by a newer one)."
-        }
-        ErrorCode::EmailUnverified => {
-            "Confirm your address first: open the link we sent you, or ask for a new one."
-        }
-        _ => "Something went wrong; try again.",
-    }
-}
-
 /// An error with a Retry button when trying again can help (`unavailable`).
 #[component]
 pub fn ErrorNotice(

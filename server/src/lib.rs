@@ -14,7 +14,7 @@ use axum::{
     Router,
 };
 use leptos::prelude::*;
-use sessionflow::server::{page_context, Auth, SessionRoutes};
+use sessionflow::server::{page_context, Auth, PageRoutes};
 use sqlx::AnyPool;
 use std::{sync::Arc, time::Duration};
 use tower_http::{
@@ -47,7 +47,7 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         let db = db.clone();
         move || provide_context(db.clone())
     };
-    let pages = Router::new().session_routes_with_context(&state, App, context.clone(), shell);
+    let pages = Router::new().page_routes_with_context(&state, App, context.clone(), shell);
     let not_found = auth.not_found_page(Router::new().fallback(
         leptos_axum::render_app_to_stream_in_order_with_context(page_context(context), {
             let options = leptos_options.clone();

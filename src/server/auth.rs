@@ -13,7 +13,7 @@ use crate::server::{
     sessions::{tokens::Keys, Principal, Sessions, TokenPair},
     store::{self, Database, IdempotencyStore, Stores},
 };
-use crate::types::{Email, Password, SessionInfo, User};
+use crate::types::{Device, Email, Password, User};
 use std::{
     sync::{atomic::AtomicBool, Arc},
     time::Duration,
@@ -266,7 +266,7 @@ impl Auth {
     }
 
     /// The user's live sessions, most recently used first.
-    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, Error> {
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Device>, Error> {
         Ok(self.0.sessions.list_sessions(who).await?)
     }
 

@@ -1,9 +1,6 @@
 //! Sign-in and registration forms: Leptos `ActionForm`s that post plainly without JavaScript.
 
-use crate::{
-    api::{Login, Register},
-    components::describe,
-};
+use crate::api::{Login, Register};
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map};
 use sessionflow::{ApiError, ErrorCode, User};
@@ -23,8 +20,8 @@ fn field_error(
             let code: ErrorCode = serde_json::from_value(serde_json::Value::String(code?)).ok()?;
             let query_field = query_field.filter(|f| !f.is_empty());
             match (query_field.as_deref(), field) {
-                (Some(f), _) if f == field => Some(describe(code).to_owned()),
-                (None, "form") => Some(describe(code).to_owned()),
+                (Some(f), _) if f == field => Some(code.message().to_owned()),
+                (None, "form") => Some(code.message().to_owned()),
                 _ => None,
             }
         }

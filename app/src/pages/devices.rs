@@ -6,7 +6,7 @@ use crate::{
     model::when,
 };
 use leptos::prelude::*;
-use sessionflow::SessionInfo;
+use sessionflow::Device;
 
 /// A short, readable name for a user agent string.
 fn device_name(ua: Option<&str>) -> String {
@@ -73,8 +73,8 @@ pub fn SessionsPage() -> impl IntoView {
 }
 
 #[component]
-fn DeviceRow(device: SessionInfo, revoke: ServerAction<RevokeDevice>) -> impl IntoView {
-    let SessionInfo {
+fn DeviceRow(device: Device, revoke: ServerAction<RevokeDevice>) -> impl IntoView {
+    let Device {
         id,
         created_at,
         last_used_at,

@@ -3,7 +3,6 @@
 //! server answers with a redirect that carries the outcome in the query string), a call
 //! through the request layer after it.
 
-use crate::components::describe;
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 use sessionflow::{
@@ -26,7 +25,7 @@ fn failure<T>(
         None => {
             let raw = query.get("error")?;
             let code: ErrorCode = serde_json::from_value(serde_json::Value::String(raw)).ok()?;
-            Some((code, describe(code).to_owned()))
+            Some((code, code.message().to_owned()))
         }
     }
 }

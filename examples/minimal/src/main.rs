@@ -9,7 +9,7 @@
 use axum::Router;
 use leptos::prelude::*;
 use minimal::{shell, App};
-use sessionflow::server::{config::AuthConfigBuilder, serve, Auth, PagePolicy, SessionRoutes};
+use sessionflow::server::{config::AuthConfigBuilder, serve, Auth, PagePolicy, PageRoutes};
 use tower_http::services::ServeDir;
 
 /// For `cargo leptos watch` on a fresh clone only; a deployment sets `JWT_SECRET`.
@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
     // Opens the database and applies the engine's own migrations.
     let auth = Auth::connect(url, config.build()?).await?;
     let app = Router::new()
-        .session_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
+        .page_routes(&options, App, shell) // Leptos routes, the CSP nonce in their context
         .fallback_service(ServeDir::new(&*options.site_root))
         .with_state(options.clone());
     let pages = PagePolicy::new()

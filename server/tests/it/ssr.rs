@@ -293,6 +293,7 @@ async fn a_malformed_email_signing_in_is_invalid_credentials_on_every_path() {
     assert_eq!(res.status(), 401);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_credentials");
+    let sentence = body["message"].as_str().unwrap().to_owned();
 
     let path = server_fn_path("login");
     let form = [
@@ -314,6 +315,16 @@ async fn a_malformed_email_signing_in_is_invalid_credentials_on_every_path() {
     assert!(
         location.starts_with("/login?error=invalid_credentials"),
         "{location}"
+    );
+    // The form it comes back to says what the JSON API said, word for word.
+    let page = get_with_cookies(&app, location, "")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&sentence),
+        "{sentence:?} not in the page:\n{page}"
     );
     // From the browser layer: a 401 whose error names the same code.
     let res = app

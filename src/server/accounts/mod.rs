@@ -169,12 +169,9 @@ impl Accounts {
         match self.store().create_account(account, &session).await {
             Ok(()) => {}
             Err(e) if db::is_unique_violation(&e) => {
-                return Err(ApiError::validation(
-                    "email",
-                    "An account with this email already exists.",
-                )
-                .with_code(ErrorCode::Conflict)
-                .into())
+                return Err(ApiError::validation("email", ErrorCode::Conflict.message())
+                    .with_code(ErrorCode::Conflict)
+                    .into())
             }
             Err(e) => return Err(e.into()),
         }
@@ -211,11 +208,7 @@ impl Accounts {
         match self.check_password(&email, password, who).await? {
             // Only someone who knows the password learns that the address is unconfirmed.
             Some(user) if self.config.recovery.require_verified && !user.email_verified => {
-                Err(ApiError::new(
-                    ErrorCode::EmailUnverified,
-                    "Confirm your address first: open the link we sent you, or ask for a new one.",
-                )
-                .into())
+                Err(ApiError::from(ErrorCode::EmailUnverified).into())
             }
             Some(user) => Ok(sessions.start_session(user, who.user_agent).await?),
             None => Err(wrong_credentials().into()),
@@ -247,10 +240,7 @@ impl Accounts {
 
 /// The one answer to a wrong email or password, whichever it was.
 pub(crate) fn wrong_credentials() -> ApiError {
-    ApiError::new(
-        ErrorCode::InvalidCredentials,
-        "The email or password is incorrect.",
-    )
+    ErrorCode::InvalidCredentials.into()
 }
 
 /// A sign-in's or registration's outcome label: `ok`, or the contract's error code.

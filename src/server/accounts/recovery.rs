@@ -46,10 +46,7 @@ fn link_token(raw: &str) -> Result<&str, ApiError> {
 
 pub(crate) fn invalid_link() -> ApiError {
     metrics::account_event("invalid_link");
-    ApiError::new(
-        ErrorCode::InvalidLink,
-        "This link is no longer valid (used, expired, or replaced by a newer one). Ask for a new one.",
-    )
+    ErrorCode::InvalidLink.into()
 }
 
 fn mail_off() -> ApiError {

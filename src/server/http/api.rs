@@ -7,7 +7,7 @@ use crate::server::{
     error::RefreshFailure,
     http::{
         cookies::AuthCookies,
-        request::{unauthorized, CurrentUser},
+        request::CurrentUser,
         use_cases::{self, Exchange, Transport},
     },
     metrics::RefreshPath,
@@ -277,7 +277,7 @@ async fn refresh(
     match refreshed {
         Ok(issued) => issued_response(issued, StatusCode::OK, transport),
         Err(RefreshFailure::Invalid) => {
-            unauthorized(ErrorCode::InvalidRefreshToken).into_response()
+            ApiError::from(ErrorCode::InvalidRefreshToken).into_response()
         }
         Err(RefreshFailure::Unavailable) => ApiError::unavailable().into_response(),
     }
@@ -325,7 +325,7 @@ async fn logout_all(
 #[utoipa::path(get, path = "/auth/sessions", tag = "auth",
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<crate::types::SessionInfo>),
+        (status = 200, description = "The user's live sessions, most recently used first", body = Vec<crate::types::Device>),
         (status = 401, description = "`missing_token`, `token_expired` or `invalid_token`", body = ApiError),
         (status = 503, description = "Database unavailable", body = ApiError),
     ))]

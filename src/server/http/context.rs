@@ -30,7 +30,7 @@ use crate::server::{
 };
 use crate::{
     error::ApiError,
-    types::{SessionInfo, User},
+    types::{Device, User},
 };
 use axum::http::{header, request::Parts, HeaderValue, StatusCode};
 use leptos::prelude::use_context;
@@ -149,7 +149,7 @@ pub async fn sign_out_everywhere() -> Result<(), ApiError> {
 }
 
 /// The caller's live sessions (devices), most recently used first, the current one marked.
-pub async fn devices() -> Result<Vec<SessionInfo>, ApiError> {
+pub async fn devices() -> Result<Vec<Device>, ApiError> {
     let caller = require_user()?;
     use_cases::devices(&auth()?, &caller).await
 }

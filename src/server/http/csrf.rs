@@ -25,7 +25,7 @@ use axum::{
 pub(crate) async fn csrf_guard(State(auth): State<Auth>, req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if unsafe_method && !is_bearer(req.headers()) && is_cross_site(req.headers(), &auth) {
-        return ApiError::new(ErrorCode::Csrf, "Cross-site request refused.").into_response();
+        return ApiError::from(ErrorCode::Csrf).into_response();
     }
     next.run(req).await
 }

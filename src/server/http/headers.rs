@@ -211,7 +211,7 @@ pub(crate) async fn no_store(req: Request, next: Next) -> Response {
     res
 }
 
-/// Puts the request's nonce in the render's context (`SessionRoutes` and `page_context` call it):
+/// Puts the request's nonce in the render's context (`PageRoutes` and `page_context` call it):
 /// Leptos then puts it on its hydration scripts, so the Content-Security-Policy's `'nonce-…'`
 /// admits exactly them.
 pub(crate) fn provide_nonce() {

@@ -22,7 +22,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 impl Auth {
     /// Installs the engine on the app's router, which holds the app's routes — its Leptos pages
-    /// and server functions (registered with [`SessionRoutes`](crate::server::SessionRoutes)),
+    /// and server functions (registered with [`PageRoutes`](crate::server::PageRoutes)),
     /// its own JSON handlers — and its fallback (static files, the not-found page).
     ///
     /// On the app's routes, innermost first: `Cache-Control: no-store`; `Idempotency-Key` for

@@ -32,9 +32,7 @@ impl Caller {
     pub fn require(&self) -> Result<&Principal, ApiError> {
         match self {
             Self::SignedIn(p) => Ok(p),
-            Self::Anonymous { reason } => {
-                Err(unauthorized(reason.unwrap_or(ErrorCode::MissingToken)))
-            }
+            Self::Anonymous { reason } => Err(reason.unwrap_or(ErrorCode::MissingToken).into()),
             Self::Unavailable => Err(ApiError::unavailable()),
         }
     }
@@ -55,17 +53,6 @@ impl Caller {
             _ => None,
         }
     }
-}
-
-/// The 401 for a code, with the contract's messages.
-pub(crate) fn unauthorized(code: ErrorCode) -> ApiError {
-    let message = match code {
-        ErrorCode::TokenExpired => "The access token has expired.",
-        ErrorCode::MissingToken => "Sign in to continue.",
-        ErrorCode::InvalidRefreshToken => "The session has ended; sign in again.",
-        _ => "The access token is not valid.",
-    };
-    ApiError::new(code, message)
 }
 
 impl Auth {
@@ -94,9 +81,7 @@ impl Auth {
             }
         }
     }
-}
 
-impl Auth {
     /// The request's caller: the `Arc<Caller>` the session layer left in the extensions,
     /// or, where it did not run, resolved now and left there for whatever reads it next.
     pub(crate) async fn session_of(

@@ -13,10 +13,10 @@ use leptos_axum::LeptosRoutes;
 ///
 /// `app` is the root component (its routes are listed with `generate_route_list`); `shell`
 /// renders the whole document from the site's `LeptosOptions` (taken from the router's state).
-pub trait SessionRoutes<S> {
-    /// The same as [`session_routes`](Self::session_routes), with `context` run in every render
+pub trait PageRoutes<S> {
+    /// The same as [`page_routes`](Self::page_routes), with `context` run in every render
     /// and server function too (the app's own context: a database pool, say).
-    fn session_routes_with_context<A, AV, SH, IV>(
+    fn page_routes_with_context<A, AV, SH, IV>(
         self,
         state: &S,
         app: A,
@@ -30,7 +30,7 @@ pub trait SessionRoutes<S> {
         IV: IntoView + 'static;
 
     /// The app's routes, rendered by `shell`.
-    fn session_routes<A, AV, SH, IV>(self, state: &S, app: A, shell: SH) -> Self
+    fn page_routes<A, AV, SH, IV>(self, state: &S, app: A, shell: SH) -> Self
     where
         Self: Sized,
         A: Fn() -> AV + Clone + Send + 'static,
@@ -38,16 +38,16 @@ pub trait SessionRoutes<S> {
         SH: Fn(LeptosOptions) -> IV + Clone + Send + Sync + 'static,
         IV: IntoView + 'static,
     {
-        self.session_routes_with_context(state, app, || {}, shell)
+        self.page_routes_with_context(state, app, || {}, shell)
     }
 }
 
-impl<S> SessionRoutes<S> for Router<S>
+impl<S> PageRoutes<S> for Router<S>
 where
     S: Clone + Send + Sync + 'static,
     LeptosOptions: FromRef<S>,
 {
-    fn session_routes_with_context<A, AV, SH, IV>(
+    fn page_routes_with_context<A, AV, SH, IV>(
         self,
         state: &S,
         app: A,

@@ -14,7 +14,7 @@ use crate::server::{
 };
 use crate::{
     error::{ApiError, ErrorCode},
-    types::{Email, Password, SessionInfo, User},
+    types::{Device, Email, Password, User},
 };
 use axum::{
     extract::{FromRef, FromRequestParts},
@@ -140,7 +140,7 @@ pub(crate) async fn sign_out_everywhere(
 }
 
 /// The caller's live sessions, most recently used first, the current one marked.
-pub(crate) async fn devices(auth: &Auth, caller: &Principal) -> Result<Vec<SessionInfo>, ApiError> {
+pub(crate) async fn devices(auth: &Auth, caller: &Principal) -> Result<Vec<Device>, ApiError> {
     Ok(auth.list_sessions(caller).await?)
 }
 

@@ -18,7 +18,7 @@ use crate::server::{
     metrics::{RefreshOutcome, RefreshPath},
     store::{AnnouncementStore, NewSession, Rotation, SessionStore, TokenState},
 };
-use crate::types::{SessionInfo, User};
+use crate::types::{Device, User};
 use std::{sync::Arc, time::Duration};
 
 /// Longer than any refresh token this server issues (43 characters); anything longer, or empty,
@@ -458,11 +458,11 @@ impl Sessions {
     }
 
     /// The user's live sessions, most recently used first.
-    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<SessionInfo>, sqlx::Error> {
+    pub async fn list_sessions(&self, who: &Principal) -> Result<Vec<Device>, sqlx::Error> {
         let rows = self.store().list_sessions(&who.user.id, now_ms()).await?;
         Ok(rows
             .into_iter()
-            .map(|r| SessionInfo {
+            .map(|r| Device {
                 current: r.id == who.session_id,
                 created_at: crate::server::db::rfc3339(r.created_at),
                 last_used_at: crate::server::db::rfc3339(r.last_used_at),
