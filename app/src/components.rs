@@ -6,13 +6,30 @@ use leptos_router::{components::A, hooks::use_query_map};
 use sessionflow::{
     recovery::{mail_enabled, ResendVerification},
     session::{use_session, SessionStatus},
-    ApiError, ErrorCode,
+    ApiError, ErrorCode, User,
 };
+
+/// Who is signed in, as the server said: one resource for the page, read by the header and by
+/// any page that shows the user, so a render asks once (refetched when the session changes).
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub Resource<Result<Option<User>, ApiError>>);
+
+/// Creates the page's [`CurrentUser`] (the app does, once, above its routes).
+pub fn provide_current_user() {
+    let session = use_session();
+    let user = Resource::new(move || session.version.get(), |_| current_user());
+    provide_context(CurrentUser(user));
+}
+
+/// The page's [`CurrentUser`] resource.
+pub fn use_current_user() -> Resource<Result<Option<User>, ApiError>> {
+    expect_context::<CurrentUser>().0
+}
 
 #[component]
 pub fn Header() -> impl IntoView {
     let session = use_session();
-    let user = Resource::new(move || session.version.get(), |_| current_user());
+    let user = use_current_user();
     // What the server said is who the session state starts from (no version bump: nothing
     // changed, it was only learned).
     Effect::new(move |_| {

@@ -75,6 +75,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     sessionflow::session::provide_session();
+    crate::components::provide_current_user();
     view! {
         <Title text="Notes — sessionflow"/>
         <Router>

@@ -1,11 +1,8 @@
 //! `/notes`: the user's notes, newest first; create, edit, delete.
 
 use crate::{
-    api::{
-        count_devices, current_user, list_notes, CreateNote, DeleteNote, UpdateNote,
-        DEVICE_COUNT_CAP,
-    },
-    components::ErrorNotice,
+    api::{count_devices, list_notes, CreateNote, DeleteNote, UpdateNote, DEVICE_COUNT_CAP},
+    components::{use_current_user, ErrorNotice},
     model::Note,
 };
 use leptos::{either::Either, html, prelude::*};
@@ -71,7 +68,8 @@ pub fn NotesPage() -> impl IntoView {
         });
     };
     let devices = Resource::new(|| (), |_| count_devices());
-    let me = Resource::new(|| (), |_| current_user());
+    // The header's resource: the user is asked for once per render.
+    let me = use_current_user();
 
     view! {
         <section>
@@ -149,6 +147,10 @@ pub fn NotesPage() -> impl IntoView {
 
 /// The notes, newest first, one card each: what the page shows once they are loaded (rendered
 /// on its own by the render benchmark, `server/benches/render.rs`).
+///
+/// The list holds the reactive state its rows share (which note is open for editing, whether a
+/// save or a delete is on its way); a row holds none of its own, only its note's text and the
+/// closures that read the list's state.
 #[component]
 pub fn NoteList(
     notes: Vec<Note>,
@@ -157,73 +159,104 @@ pub fn NoteList(
 ) -> impl IntoView {
     // One memo each for the whole list: `pending()` makes a new one per call.
     let (saving, deleting) = (update.pending(), delete.pending());
+    // The id of the note open for editing, if any: one signal for the list, not one per row.
+    let editing = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = update.value().get() {
+            editing.set(None);
+        }
+    });
+    let rows = Rows {
+        update,
+        delete,
+        saving,
+        deleting,
+        editing,
+    };
     view! {
         <ul class="notes" data-testid="notes-list">
-            {notes
-                .into_iter()
-                .map(|note| view! { <NoteItem note update delete saving deleting/> })
-                .collect_view()}
+            {notes.into_iter().map(|note| rows.row(note)).collect_view()}
         </ul>
     }
 }
 
-#[component]
-fn NoteItem(
-    note: Note,
+/// What every row reads: the list's actions and state (all `Copy` handles).
+#[derive(Clone, Copy)]
+struct Rows {
     update: ServerAction<UpdateNote>,
     delete: ServerAction<DeleteNote>,
     saving: Memo<bool>,
     deleting: Memo<bool>,
-) -> impl IntoView {
-    let editing = RwSignal::new(false);
-    Effect::new(move |_| {
-        if let Some(Ok(())) = update.value().get() {
-            editing.set(false);
-        }
-    });
-    let Note {
-        id,
-        title,
-        body,
-        created_at,
-        ..
-    } = note;
-    let (id, title, body) = (
-        StoredValue::new(id),
-        StoredValue::new(title),
-        StoredValue::new(body),
-    );
-    view! {
-        <li class="note card" data-testid="note">
-            // A plain closure rather than <Show>: no memo and no owner per row for the switch.
-            {move || if editing.get() {
-                Either::Left(view! {
-                    <ActionForm action=update attr:class="edit">
-                        <input type="hidden" name="id" value=id.get_value()/>
-                        <label>"Title" <input name="title" required value=title.get_value() data-testid="edit-title"/></label>
-                        <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body.get_value()}</textarea></label>
-                        <button type="submit" data-testid="save-note" disabled=move || saving.get()>
-                            {move || if saving.get() { "Saving…" } else { "Save" }}
-                        </button>
-                        <button type="button" class="secondary" on:click=move |_| editing.set(false)>"Cancel"</button>
+    editing: RwSignal<Option<String>>,
+}
+
+impl Rows {
+    fn row(self, note: Note) -> impl IntoView {
+        let Self {
+            update,
+            delete,
+            saving,
+            deleting,
+            editing,
+        } = self;
+        let Note {
+            id,
+            title,
+            body,
+            created_at,
+            ..
+        } = note;
+        let open = {
+            let id = id.clone();
+            move || editing.with(|e| e.as_deref() == Some(id.as_str()))
+        };
+        let toggle = {
+            let id = id.clone();
+            move |_: leptos::ev::MouseEvent| {
+                editing.update(|e| {
+                    *e = if e.as_deref() == Some(id.as_str()) {
+                        None
+                    } else {
+                        Some(id.clone())
+                    }
+                })
+            }
+        };
+        let delete_id = id.clone();
+        let when = crate::model::when(&created_at);
+        view! {
+            <li class="note card" data-testid="note">
+                // A plain closure rather than <Show>: no memo and no owner per row for the switch.
+                {move || if open() {
+                    // ActionForm's children are built once, so they take their own copies.
+                    let (id, title, body) = (id.clone(), title.clone(), body.clone());
+                    Either::Left(view! {
+                        <ActionForm action=update attr:class="edit">
+                            <input type="hidden" name="id" value=id/>
+                            <label>"Title" <input name="title" required value=title data-testid="edit-title"/></label>
+                            <label>"Note" <textarea name="body" rows="4" data-testid="edit-body">{body}</textarea></label>
+                            <button type="submit" data-testid="save-note" disabled=move || saving.get()>
+                                {move || if saving.get() { "Saving…" } else { "Save" }}
+                            </button>
+                            <button type="button" class="secondary" on:click=move |_| editing.set(None)>"Cancel"</button>
+                        </ActionForm>
+                    })
+                } else {
+                    Either::Right(view! {
+                        <h2 data-testid="note-title-text">{title.clone()}</h2>
+                        <p class="note-body" data-testid="note-body-text">{body.clone()}</p>
+                        <p class="muted small">{when.clone()}</p>
+                    })
+                }}
+                <div class="row">
+                    <button type="button" class="secondary" data-testid="edit-note" on:click=toggle>"Edit"</button>
+                    <ActionForm action=delete attr:class="inline">
+                        <input type="hidden" name="id" value=delete_id/>
+                        <button type="submit" class="danger" data-testid="delete-note"
+                            disabled=move || deleting.get()>"Delete"</button>
                     </ActionForm>
-                })
-            } else {
-                Either::Right(view! {
-                    <h2 data-testid="note-title-text">{title.get_value()}</h2>
-                    <p class="note-body" data-testid="note-body-text">{body.get_value()}</p>
-                    <p class="muted small">{crate::model::when(&created_at)}</p>
-                })
-            }}
-            <div class="row">
-                <button type="button" class="secondary" data-testid="edit-note"
-                    on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
-                <ActionForm action=delete attr:class="inline">
-                    <input type="hidden" name="id" value=id.get_value()/>
-                    <button type="submit" class="danger" data-testid="delete-note"
-                        disabled=move || deleting.get()>"Delete"</button>
-                </ActionForm>
-            </div>
-        </li>
+                </div>
+            </li>
+        }
     }
 }
