@@ -172,6 +172,13 @@ fn beside(a: impl FnOnce() -> Result, b: impl FnOnce() -> Result + Send) -> Resu
 /// profiles ask for fat LTO and one codegen unit, which leaves one core idle for most of the
 /// build (cargo-leptos: 15 min that way). The variables reach only this command.
 fn install_tool(args: &[&str]) -> Result {
+    install_at(args, "3")
+}
+
+/// [`install_tool`] at `opt_level`: the build tools (cargo-leptos, wasm-bindgen-cli) only move
+/// files and rewrite one wasm, so `1` is fast enough at run time and compiles in far less time;
+/// what the benchmarks or release builds lean on (oha, wasm-opt) keeps `3`.
+fn install_at(args: &[&str], opt_level: &str) -> Result {
     run_env(
         "cargo",
         args,
@@ -180,6 +187,7 @@ fn install_tool(args: &[&str]) -> Result {
             ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
             ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
             ("CARGO_PROFILE_RELEASE_INCREMENTAL", "false"),
+            ("CARGO_PROFILE_RELEASE_OPT_LEVEL", opt_level),
         ],
     )
 }
@@ -233,20 +241,26 @@ fn setup(with_wasm_opt: bool) -> Result {
     }
     if need_leptos {
         step(&format!("installing cargo-leptos {CARGO_LEPTOS}"));
-        install_tool(&[
-            "install",
-            "cargo-leptos",
-            "--version",
-            CARGO_LEPTOS,
-            "--locked",
-        ])?;
+        install_at(
+            &[
+                "install",
+                "cargo-leptos",
+                "--version",
+                CARGO_LEPTOS,
+                "--locked",
+            ],
+            "1",
+        )?;
     }
     if need_wbg {
         step(&format!(
             "installing wasm-bindgen-cli {wbg} (matches Cargo.lock)"
         ));
         // Not --locked: its lock file pins a crate the registry no longer serves.
-        install_tool(&["install", "wasm-bindgen-cli", "--version", &wbg, "--force"])?;
+        install_at(
+            &["install", "wasm-bindgen-cli", "--version", &wbg, "--force"],
+            "1",
+        )?;
     }
     if need_wasm_opt {
         step("building wasm-opt from source");
