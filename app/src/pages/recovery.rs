@@ -46,7 +46,7 @@ fn failure_view(failure: Option<(ErrorCode, String)>) -> impl IntoView {
 fn InvalidLink(#[prop(into)] ask_again: String) -> impl IntoView {
     view! {
         <div class="notice error" role="alert" data-testid="invalid-link">
-            <p>"This link is no longer valid: it was used, it expired, or a newer one replaced it."</p>
+            <p>{ErrorCode::InvalidLink.message()}</p>
             <A href=ask_again>"Send me a new link"</A>
         </div>
     }
@@ -187,8 +187,8 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         .into_any(),
                         Err(e) if e.error == ErrorCode::InvalidLink => view! {
                             <div class="notice error" role="alert" data-testid="invalid-link">
-                                <p>"This link is no longer valid: it expired, or it was never ours."</p>
-                                <p>"Signed in, you can ask for a new one from the notice at the top of any page."</p>
+                                <p>{e.message}</p>
+                                <p>"Signed in, you can ask from the notice at the top of any page."</p>
                             </div>
                         }
                         .into_any(),
