@@ -221,7 +221,7 @@ fn setup(with_wasm_opt: bool) -> Result {
     // One line before the slow part, so nobody wonders whether it hangs.
     let mut slow = Vec::new();
     if need_leptos {
-        slow.push(format!("cargo-leptos {CARGO_LEPTOS} (~12 min)"));
+        slow.push(format!("cargo-leptos {CARGO_LEPTOS} (~10 min)"));
     }
     if need_wbg {
         slow.push(format!("wasm-bindgen-cli {wbg} (~2 min)"));
