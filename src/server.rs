@@ -5,6 +5,8 @@
 //! - [`Auth`]: the engine. [`Auth::connect`] builds it from a [`Database`] (a URL or the app's
 //!   pool) and a [`config::AuthConfig`], and runs its migrations; [`Auth::install`] puts
 //!   everything it needs on the app's axum `Router` in the right order.
+//! - [`Layers`] ([`Auth::layers`]): the same layers as one value, which also wraps the app's
+//!   not-found page ([`Layers::not_found_page`]: it shows who is signed in, never refreshes).
 //! - [`Database`]: what [`Auth::connect`] accepts, built with `From` from a URL, an `AnyPool`,
 //!   a `SqlitePool` or a `PgPool`.
 //! - [`PagePolicy`]: which pages need a session and which are for signed-out visitors.
@@ -54,6 +56,7 @@ pub use accounts::ClientInfo;
 pub use auth::Auth;
 pub use error::Error;
 pub use http::context;
+pub use http::install::Layers;
 pub use http::page_layer::page_turns;
 pub use http::pages::PagePolicy;
 pub use http::request::Caller;

@@ -48,7 +48,9 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         move || provide_context(db.clone())
     };
     let pages = Router::new().page_routes_with_context(&state, App, context.clone(), shell);
-    let not_found = auth.not_found_page(Router::new().fallback(
+    // The engine's layers: around the app's routes (below) and its not-found page.
+    let layers = auth.layers(app::page_policy());
+    let not_found = layers.not_found_page(Router::new().fallback(
         leptos_axum::render_app_to_stream_in_order_with_context(page_context(context), {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -82,7 +84,8 @@ pub fn router(auth: Auth, db: AnyPool, leptos_options: LeptosOptions) -> Router 
         )
         .fallback_service(files)
         .with_state(state);
-    auth.install(app, app::page_policy())
+    layers
+        .install(app)
         .layer(CompressionLayer::new().no_br())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -1,4 +1,5 @@
-//! [`Auth::install`]: everything the engine needs on the app's router, in the right order.
+//! [`Layers`]: everything the engine puts on the app's router, in the right order, and around
+//! its not-found page; [`Auth::install`] is the short form for an app without a page of its own.
 
 use crate::server::{
     auth::Auth,
@@ -21,6 +22,54 @@ use tower_http::limit::RequestBodyLimitLayer;
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 impl Auth {
+    /// The engine's layers for an app whose pages follow `pages`: what [`Layers::install`] puts
+    /// on its routes and [`Layers::not_found_page`] around its not-found page.
+    pub fn layers(&self, pages: PagePolicy) -> Layers {
+        Layers {
+            pages: SessionLayerState {
+                auth: self.clone(),
+                policy: Arc::new(pages),
+                refresh: true,
+            },
+            // A stray URL is no page of the app's: nothing to protect, and never a refresh.
+            not_found: SessionLayerState {
+                auth: self.clone(),
+                policy: Arc::new(PagePolicy::new()),
+                refresh: false,
+            },
+        }
+    }
+
+    /// `self.layers(pages).install(router)`: the engine on an app's router, for an app whose
+    /// not-found page needs no session ([`Layers`] has both).
+    pub fn install<S>(&self, router: Router<S>, pages: PagePolicy) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.layers(pages).install(router)
+    }
+
+    /// The OpenAPI description of the engine's JSON API (paths under the API prefix, schemas,
+    /// security schemes), to merge into the app's own.
+    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
+        let (_, paths) =
+            crate::server::http::api::router::<Auth>(self.config().api_prefix()).split_for_parts();
+        let mut doc = <crate::server::http::api::AuthApi as utoipa::OpenApi>::openapi();
+        doc.merge(paths);
+        doc
+    }
+}
+
+/// The engine's layers for one app ([`Auth::layers`]): the session layer its pages get (with the
+/// app's [`PagePolicy`]) and the one its not-found page gets (no policy, no refresh), and every
+/// other layer [`install`](Self::install) puts around the app.
+#[derive(Clone)]
+pub struct Layers {
+    pages: SessionLayerState,
+    not_found: SessionLayerState,
+}
+
+impl Layers {
     /// Installs the engine on the app's router, which holds the app's routes — its Leptos pages
     /// and server functions (registered with [`PageRoutes`](crate::server::PageRoutes)),
     /// its own JSON handlers — and its fallback (static files, the not-found page).
@@ -34,34 +83,30 @@ impl Auth {
     /// starts (once per engine) on the current tokio runtime.
     ///
     /// The app's own compression, timeouts and tracing go around the result.
-    pub fn install<S>(&self, router: Router<S>, pages: PagePolicy) -> Router<S>
+    pub fn install<S>(&self, router: Router<S>) -> Router<S>
     where
         S: Clone + Send + Sync + 'static,
     {
-        self.start_sweeping(SWEEP_EVERY);
-        let pages = SessionLayerState {
-            auth: self.clone(),
-            policy: Arc::new(pages),
-            refresh: true,
-        };
+        let auth = &self.pages.auth;
+        auth.start_sweeping(SWEEP_EVERY);
         let (engine_api, _) =
-            crate::server::http::api::router(self.config().api_prefix()).split_for_parts();
-        let engine_api = engine_api.layer(from_fn(no_store)).with_state(self.clone());
+            crate::server::http::api::router(auth.config().api_prefix()).split_for_parts();
+        let engine_api = engine_api.layer(from_fn(no_store)).with_state(auth.clone());
         // `cargo leptos watch` reloads the page over a websocket on another port.
-        let mut csp_sources = self.config().csp_sources.clone();
+        let mut csp_sources = auth.config().csp_sources.clone();
         if std::env::var_os("LEPTOS_WATCH").is_some() {
             csp_sources.push(("connect-src".into(), vec!["ws:".into()]));
         }
         let headers = Arc::new(SecurityHeaders {
             csp: Csp::new(&csp_sources),
-            api_prefix: self.config().api_prefix().to_owned(),
+            api_prefix: auth.config().api_prefix().to_owned(),
             page_meta: crate::server::http::headers::page_meta(
-                &self.config().refresh_path(),
-                self.config().login_path(),
+                &auth.config().refresh_path(),
+                auth.config().login_path(),
             ),
             no_referrer: vec![
-                self.config().recovery.reset_page.clone(),
-                self.config().recovery.verify_page.clone(),
+                auth.config().recovery.reset_page.clone(),
+                auth.config().recovery.verify_page.clone(),
             ],
         });
         // The app's routes get the session layer. An app with no routes of its own (only the
@@ -69,8 +114,8 @@ impl Auth {
         let router = if router.has_routes() {
             router
                 .route_layer(from_fn(no_store))
-                .route_layer(from_fn_with_state(self.clone(), idempotency))
-                .route_layer(from_fn_with_state(pages, session_layer))
+                .route_layer(from_fn_with_state(auth.clone(), idempotency))
+                .route_layer(from_fn_with_state(self.pages.clone(), session_layer))
                 // A route layer also wraps each route's "method not allowed" answer, so a PUT to a
                 // POST route would spend (or trip over) an Idempotency-Key before it got its 405.
                 // This puts a plain 405 back outside those layers; axum still adds `Allow`.
@@ -80,13 +125,13 @@ impl Auth {
         };
         router
             .merge(engine_api)
-            .layer(from_fn_with_state(self.clone(), csrf_guard))
+            .layer(from_fn_with_state(auth.clone(), csrf_guard))
             .layer(CookieManagerLayer::new())
-            .layer(RequestBodyLimitLayer::new(self.config().body_limit))
+            .layer(RequestBodyLimitLayer::new(auth.config().body_limit))
             .layer(map_response(error_status))
             .layer(from_fn_with_state(headers, security_headers))
             .layer(from_fn_with_state(
-                crate::server::metrics::Kinds::new(self.config().api_prefix()),
+                crate::server::metrics::Kinds::new(auth.config().api_prefix()),
                 crate::server::metrics::timed,
             ))
     }
@@ -98,24 +143,9 @@ impl Auth {
     where
         S: Clone + Send + Sync + 'static,
     {
-        let state = SessionLayerState {
-            auth: self.clone(),
-            policy: Arc::new(PagePolicy::new()),
-            refresh: false,
-        };
         page.layer(from_fn(page_turns))
-            .layer(from_fn_with_state(state, session_layer))
+            .layer(from_fn_with_state(self.not_found.clone(), session_layer))
             .layer(from_fn(no_store))
-    }
-
-    /// The OpenAPI description of the engine's JSON API (paths under the API prefix, schemas,
-    /// security schemes), to merge into the app's own.
-    pub fn openapi(&self) -> utoipa::openapi::OpenApi {
-        let (_, paths) =
-            crate::server::http::api::router::<Auth>(self.config().api_prefix()).split_for_parts();
-        let mut doc = <crate::server::http::api::AuthApi as utoipa::OpenApi>::openapi();
-        doc.merge(paths);
-        doc
     }
 }
 

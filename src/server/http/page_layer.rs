@@ -123,7 +123,7 @@ fn is_page(auth: &Auth, req: &Request) -> bool {
         && !auth.config().is_api_path(req.uri().path())
 }
 
-/// Middleware for the routes that render pages (`PageRoutes` and `Auth::not_found_page` put it
+/// Middleware for the routes that render pages (`PageRoutes` and `Layers::not_found_page` put it
 /// on theirs; an app's own rendering route can take it with `route_layer(from_fn(page_turns))`):
 /// a page render waits for one of the engine's turns and keeps it until its body is dropped, so
 /// a burst of page loads holds a bounded number of renders in memory (docs/limits.md, "Pages in
