@@ -667,8 +667,8 @@ fn schemathesis_tool() -> Result<PathBuf> {
         step(&format!(
             "installing schemathesis {SCHEMATHESIS} (pip, in target/schemathesis-venv; ~30 s)"
         ));
-        // --clear: a venv left by another machine's python (a kept target dir) is rebuilt
-        // whole, not half reused without its pip.
+        // --clear: a venv that no longer runs (made under another path or python) is rebuilt
+        // whole; venv over it would keep its old scripts.
         run(
             "python3",
             &["-m", "venv", "--clear", venv.to_str().unwrap_or_default()],
