@@ -12,18 +12,18 @@ use sessionflow::{
 /// Who is signed in, as the server said: one resource for the page, read by the header and by
 /// any page that shows the user, so a render asks once (refetched when the session changes).
 #[derive(Clone, Copy)]
-pub struct CurrentUser(pub Resource<Result<Option<User>, ApiError>>);
+pub struct UserResource(pub Resource<Result<Option<User>, ApiError>>);
 
-/// Creates the page's [`CurrentUser`] (the app does, once, above its routes).
+/// Creates the page's [`UserResource`] (the app does, once, above its routes).
 pub fn provide_current_user() {
     let session = use_session();
     let user = Resource::new(move || session.version.get(), |_| current_user());
-    provide_context(CurrentUser(user));
+    provide_context(UserResource(user));
 }
 
-/// The page's [`CurrentUser`] resource.
+/// The resource in the page's [`UserResource`].
 pub fn use_current_user() -> Resource<Result<Option<User>, ApiError>> {
-    expect_context::<CurrentUser>().0
+    expect_context::<UserResource>().0
 }
 
 #[component]
